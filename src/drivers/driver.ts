@@ -1,0 +1,40 @@
+import type { Policy, SaCounters, SaSpec, Direction, Selector } from '../sa/types.js';
+
+/**
+ * The driver seam (see DESIGN.md): the agent hands SAs and policies down, events come back up.
+ * Three implementations pass one conformance suite: `memory` (records and moves packets in
+ * memory; tests and the demo), `userspace` (keyline's own ESP engine over UDP and a TUN bridge)
+ * and `xfrm` (the Linux kernel, keyed through iproute2).
+ */
+export interface DriverFeatures {
+  /** The driver sees every data packet, so inline keying headers can ride on them. */
+  readonly inlineKeying: boolean;
+  readonly esn: boolean;
+  readonly maxReplayWindow: number;
+}
+
+export type DriverEvent =
+  /** An SA reached a soft (rekey now) or hard (gone) limit. */
+  | { readonly type: 'expire'; readonly dir: Direction; readonly spi: number; readonly reqid: number; readonly hard: boolean; readonly why: string }
+  /** Outbound traffic matched a 'protect' policy with no outbound SA: start keying. */
+  | { readonly type: 'acquire'; readonly reqid: number; readonly policyId: number; readonly selector: Selector }
+  /** Something is wrong with the driver itself (bridge died, command failed). */
+  | { readonly type: 'error'; readonly message: string };
+
+export type DriverEventHandler = (e: DriverEvent) => void;
+
+export interface Driver {
+  readonly name: string;
+  readonly features: DriverFeatures;
+  /** A fresh inbound SPI not in use (and outside the reserved 1..255 range). */
+  allocSpi(): Promise<number>;
+  addSa(sa: SaSpec): Promise<void>;
+  deleteSa(dir: Direction, spi: number): Promise<void>;
+  addPolicy(p: Policy): Promise<void>;
+  deletePolicy(id: number): Promise<void>;
+  counters(dir: Direction, spi: number): SaCounters | undefined;
+  /** Drops not attributable to an SA (unknown SPI, short packet, no policy), by reason. */
+  drops(): Readonly<Record<string, number>>;
+  onEvent(handler: DriverEventHandler): void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,114 @@
+import type { Backend } from '../../crypto/types.js';
+import type { Endpoint, SaSpec } from '../../sa/types.js';
+import { parseIp, buildIpPacket, type IpInfo } from '../../sa/ip.js';
+import { matches } from '../../sa/selector.js';
+import type { Spd } from '../../sa/spd.js';
+import type { Sad } from '../../sa/sad.js';
+import { espSpi, isDummy, openEsp, sealEsp } from '../../esp/esp.js';
+import { classify } from '../../esp/udp.js';
+import { IPPROTO } from '../../wire/iana.js';
+import type { Transport } from '../../transport/transport.js';
+import { bumpDrop, type DropCounters } from '../common.js';
+import type { UserSa } from './sa-state.js';
+
+/**
+ * The packet path of the userspace driver, both directions. Every branch that does not deliver
+ * a packet counts a drop by reason; nothing here throws on peer input (the callers' try/catch is
+ * a last line of defence, counted as 'internal').
+ */
+export interface DatapathHost {
+  readonly sad: Sad<UserSa>;
+  readonly spd: Spd;
+  readonly dropped: DropCounters;
+  readonly backend: Backend;
+  now(): number;
+  /** Choose the transport for a peer address family. */
+  transportFor(remote: Endpoint): Transport | undefined;
+  /** Hand a decrypted inner packet to the host (the TUN device). */
+  deliver(packet: Uint8Array): void;
+  /** An IKE message arrived on the ESP port (non-ESP marker stripped by the caller's handler). */
+  ike(data: Uint8Array, from: Endpoint, via: Transport): void;
+  acquire(reqid: number, policyId: number, ip: IpInfo): void;
+  /** Byte/packet/seq limits are checked on the packet path; this reacts to them. */
+  checkLimits(sa: UserSa): void;
+  seqExhausted(sa: UserSa): void;
+}
+
+/** Outbound: an IP packet from the host → policy → SA → ESP → UDP. */
+export function outbound(h: DatapathHost, packet: Uint8Array): void {
+  const ip = parseIp(packet);
+  if (!ip) return h.dropped.bump('bad-inner');
+  const policy = h.spd.lookup(ip);
+  if (!policy) return h.dropped.bump('no-policy');
+  if (policy.action !== 'protect') return h.dropped.bump(policy.action === 'discard' ? 'discard-policy' : 'bypass');
+  const sa = h.sad.current(policy.reqid);
+  if (!sa?.send) {
+    h.acquire(policy.reqid, policy.id, ip);
+    return h.dropped.bump('no-sa');
+  }
+  const transport = h.transportFor(sa.remote);
+  if (!transport) return h.dropped.bump('no-transport');
+  const [next, payload] =
+    sa.spec.mode === 'tunnel' ? [ip.version === 4 ? IPPROTO.IPV4 : IPPROTO.IPV6, packet] : [ip.proto, packet.subarray(ip.headerLen)];
+  const esp = sealEsp(sa.send, next, payload, (n) => h.backend.randomBytes(n));
+  if (!esp) return h.seqExhausted(sa);
+  transport.send(esp, sa.remote);
+  sa.counters.packets++;
+  sa.counters.bytes += packet.length;
+  sa.lastSentAt = h.now();
+  h.checkLimits(sa);
+}
+
+/** Inbound: a UDP datagram on the ESP port → IKE, keepalive or ESP → SA → host. */
+export function inbound(h: DatapathHost, data: Uint8Array, from: Endpoint, via: Transport): void {
+  switch (classify(data)) {
+    case 'keepalive':
+      return h.dropped.bump('keepalive'); // counted, nothing else to do (RFC 3948 §2.3)
+    case 'runt':
+      return h.dropped.bump('short');
+    case 'ike':
+      return h.ike(data.subarray(4), from, via);
+    case 'esp':
+      return inboundEsp(h, data, from);
+  }
+}
+
+function inboundEsp(h: DatapathHost, data: Uint8Array, from: Endpoint): void {
+  const spi = espSpi(data)!;
+  const sa = h.sad.get('in', spi);
+  if (!sa?.recv) return h.dropped.bump('unknown-spi');
+  const before = sa.recv.replay.highest;
+  const r = openEsp(sa.recv, data);
+  if (!r.ok) return bumpDrop(sa.counters, r.reason);
+  sa.counters.packets++;
+  sa.counters.bytes += r.payload.length;
+  if (r.seq > before) follow(h, sa.spec, from);
+  h.checkLimits(sa);
+  if (isDummy(r.nextHeader)) return bumpDrop(sa.counters, 'dummy');
+  const inner = innerPacket(sa.spec, r.nextHeader, r.payload);
+  if (!inner) return bumpDrop(sa.counters, 'bad-inner');
+  const ip = parseIp(inner);
+  if (!ip) return bumpDrop(sa.counters, 'bad-inner');
+  // RFC 4301 §5.2: an authenticated packet must still fall within the SA's selectors.
+  if (!sa.spec.selectors.some((s) => matches(s, ip, true))) return bumpDrop(sa.counters, 'policy');
+  h.deliver(inner);
+}
+
+function innerPacket(spec: SaSpec, next: number, payload: Uint8Array): Uint8Array | undefined {
+  if (spec.mode === 'tunnel') return next === IPPROTO.IPV4 || next === IPPROTO.IPV6 ? payload : undefined;
+  const sel = spec.selectors[0];
+  if (!sel) return undefined;
+  return buildIpPacket(sel.remote.addr, sel.local.addr, next, payload);
+}
+
+/**
+ * Roaming / NAT rebinding: when an authenticated packet that advanced the replay window comes
+ * from a new address or port, outbound SAs of the same reqid follow it (as WireGuard does).
+ * Requiring a new highest sequence number keeps an attacker who re-sends a captured old packet
+ * from another address from redirecting traffic.
+ */
+function follow(h: DatapathHost, spec: SaSpec, from: Endpoint): void {
+  const out = h.sad.current(spec.reqid);
+  if (!out || (out.remote.addr === from.addr && out.remote.port === from.port)) return;
+  out.remote = { addr: from.addr, port: from.port };
+}

@@ -1,0 +1,28 @@
+/**
+ * Every cap and default timer in one place (STYLE.md §4, §11). Each cap has a test that pushes
+ * past it.
+ */
+export const LIMITS = {
+  /** Largest anti-replay window (packets) an SA may ask for. */
+  replayWindowMax: 4096,
+  /** Default anti-replay window. */
+  replayWindowDefault: 64,
+  /** SAD entries (inbound + outbound ESP SAs) per agent. */
+  sadMax: 16_384,
+  /** SPD entries per agent. */
+  spdMax: 4_096,
+  /**
+   * Sequence-number limits. Without ESN the 32-bit counter must never cycle (RFC 4303 §3.3.3):
+   * hard stop at 2^32-1, ask for a rekey at 2^31 so IKE has a whole half of the space to do it.
+   * With ESN the counter is 64-bit; JS numbers are exact to 2^53, a limit no SA reaches (285
+   * years at a million packets per second), so that is the hard stop.
+   */
+  seqHardNoEsn: 0xffff_ffff,
+  seqSoftNoEsn: 0x8000_0000,
+  seqHardEsn: Number.MAX_SAFE_INTEGER,
+  seqSoftEsn: 2 ** 52,
+  /** Send a NAT keepalive when nothing was sent to a peer for this long (RFC 3948 §4: 20 s). */
+  natKeepaliveMs: 20_000,
+  /** How often the userspace driver checks time-based SA lifetimes. */
+  lifetimeTickMs: 1_000,
+} as const;
