@@ -24,7 +24,7 @@ export interface AgentPlan {
 export interface AgentDeps {
   readonly log: Logger;
   readonly backend: Backend;
-  openTunnel(t: AgentPlan['tun'], log: Logger): Promise<{ tunnel: Tunnel; routes: Routes }>;
+  openTunnel(t: AgentPlan["tun"], log: Logger): Promise<{ tunnel: Tunnel; routes: Routes }>;
   openTransport?(at: Endpoint): Promise<Transport>;
 }
 

@@ -56,12 +56,12 @@ export async function demo(args: string[]): Promise<number> {
     await until(() => tunA.written.length >= PINGS);
     console.log(`198.51.100.10 -> 203.0.113.10: ${PINGS} echo requests, ${tunA.written.length} replies through the tunnel`);
 
-    console.log('an attacker on the path: replays a captured packet, flips a bit in another, sends an unknown SPI');
+    console.log('an attacker on the path replays a captured packet, forges one with a fresh sequence number, sends an unknown SPI');
     const [first, second] = sent;
     if (first && second) {
       ua.send(first, ub.local);
       const bad = second.slice();
-      bad[bad.length - 1]! ^= 1;
+      bad[6] = 0x01; // sequence number 256: passes the replay check, fails the ICV
       ua.send(bad, ub.local);
       const forged = second.slice();
       forged[0]! ^= 0x80;

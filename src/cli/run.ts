@@ -1,0 +1,50 @@
+import { startAgent, type AgentDeps } from '../agent.js';
+import { pickBackend } from '../crypto/index.js';
+import { loadConfig } from '../config/index.js';
+import { TunBridge } from '../drivers/userspace/tun/bridge.js';
+import { RouteTable } from '../drivers/userspace/tun/routes.js';
+import { makeLogger, type Level } from '../util/log.js';
+import { KeylineError } from '../wire/errors.js';
+import { parseArgs } from './args.js';
+import { planFromConfig } from './plan.js';
+
+const DEFAULT_CONFIG = '/etc/keyline/keys';
+const LEVELS = ['error', 'warn', 'info', 'debug'];
+/** Bounded wait for a clean shutdown; procd sends SIGKILL after its own timeout anyway. */
+const STOP_TIMEOUT_MS = 5000;
+
+/** `keyline run`: the agent in the foreground, one log line per event on stderr. */
+export async function run(args: string[]): Promise<number> {
+  const a = parseArgs(args, { values: ['config', 'log-level'], flags: ['insecure-perms'] });
+  const level = a.values['log-level'];
+  if (level !== undefined && !LEVELS.includes(level)) throw new KeylineError('USAGE', `--log-level must be one of ${LEVELS.join(', ')}`);
+  const config = await loadConfig(a.values['config'] ?? DEFAULT_CONFIG, { insecurePerms: a.flags.has('insecure-perms') });
+  const plan = planFromConfig(config);
+  const log = makeLogger((level ?? config.local.logLevel) as Level);
+  const deps: AgentDeps = {
+    log,
+    backend: pickBackend(config.local.backend === 'noble' ? 'noble' : 'node'),
+    async openTunnel(t, log) {
+      const tunnel = await TunBridge.open({ ifname: t.name, address: t.address, mtu: t.mtu, log: (l) => log.info(l) });
+      const routes = new RouteTable({ ifname: t.name, log: (l) => log.info(l) });
+      // socat recreates the interface when it restarts, and the kernel drops its routes with it.
+      tunnel.onRestart(() => routes.reapply());
+      return { tunnel, routes };
+    },
+  };
+  const agent = await startAgent(plan, deps);
+  return new Promise<number>((resolve) => {
+    const stop = (sig: string) => {
+      log.info(`keyline: ${sig}, stopping`);
+      const timer = setTimeout(() => resolve(1), STOP_TIMEOUT_MS);
+      void agent.stop().then(() => {
+        clearTimeout(timer);
+        resolve(0);
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    // Without a handler SIGHUP would kill the process; reload arrives with the operator surface.
+    process.on('SIGHUP', () => log.warn('keyline: SIGHUP: reload is not supported by this build yet; restart to apply changes'));
+  });
+}
