@@ -1,0 +1,86 @@
+/**
+ * End to end through the kernel: two network namespaces joined by a veth pair (192.0.2.1/2),
+ * each running `keyline run` from the built bundle with the userspace driver, a TUN device
+ * through the socat bridge and manual keys. `ping` from one inner address to the other crosses
+ * the ESP-in-UDP tunnel both ways. Needs root; fails (never skips) without it.
+ */
+import t from 'tap';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { cleanupLeftovers, createNamespacePair, execIn, registerCleanup, requireNetnsTools, spawnIn, type Proc } from './ns.js';
+
+const BUNDLE = resolve('dist/keyline.js');
+
+function keyFile(dir: string, name: string, o: { tun: string; net: string; remoteNet: string; peer: string; spiIn: string; spiOut: string; keyIn: string; keyOut: string }) {
+  const path = join(dir, name);
+  writeFileSync(
+    path,
+    [
+      `# ${name}: written by esp-ping.test.ts`,
+      `local listen=0.0.0.0:4500 driver=userspace tun=kl0 tun-addr=${o.tun} log-level=debug`,
+      `peer other addr=${o.peer}:4500 keying=manual esp=aes256gcm16`,
+      `    local-net=${o.net} remote-net=${o.remoteNet}`,
+      `    spi-in=${o.spiIn} spi-out=${o.spiOut} key-in=hex:${o.keyIn} key-out=hex:${o.keyOut}`,
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+  return path;
+}
+
+async function waitForRoute(ns: string, prefix: string, agent: Proc): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const r = await execIn(ns, ['ip', 'route', 'show', prefix], { allowFail: true });
+    if (r.stdout.includes('kl0')) return;
+    if (!agent.running()) throw new Error(`keyline exited early:\n${agent.stderr()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no route to ${prefix} via kl0 in ${ns} after 10 s:\n${agent.stderr()}`);
+}
+
+t.test('ping crosses the ESP-in-UDP tunnel between two namespaces', async (t) => {
+  requireNetnsTools();
+  t.ok(existsSync(BUNDLE), `${BUNDLE} exists (npm test builds it first)`);
+  await cleanupLeftovers();
+  const pair = await createNamespacePair();
+  registerCleanup(t, () => pair.destroy());
+  const dir = mkdtempSync(join(tmpdir(), 'keyline-ping-'));
+  registerCleanup(t, () => rmSync(dir, { recursive: true, force: true }));
+
+  const k1 = randomBytes(36).toString('hex');
+  const k2 = randomBytes(36).toString('hex');
+  const fa = keyFile(dir, 'a.keys', { tun: '198.51.100.1/24', net: '198.51.100.0/24', remoteNet: '203.0.113.0/24', peer: pair.addrB, spiIn: '0x1001', spiOut: '0x2001', keyIn: k1, keyOut: k2 });
+  const fb = keyFile(dir, 'b.keys', { tun: '203.0.113.1/24', net: '203.0.113.0/24', remoteNet: '198.51.100.0/24', peer: pair.addrA, spiIn: '0x2001', spiOut: '0x1001', keyIn: k2, keyOut: k1 });
+
+  const agentA = spawnIn(pair.a, [process.execPath, BUNDLE, 'run', '--config', fa]);
+  registerCleanup(t, () => agentA.stop());
+  const agentB = spawnIn(pair.b, [process.execPath, BUNDLE, 'run', '--config', fb]);
+  registerCleanup(t, () => agentB.stop());
+  await waitForRoute(pair.a, '203.0.113.0/24', agentA);
+  await waitForRoute(pair.b, '198.51.100.0/24', agentB);
+
+  const ab = await execIn(pair.a, ['ping', '-c', '3', '-i', '0.2', '-W', '2', '-I', '198.51.100.1', '203.0.113.1'], { allowFail: true, timeoutMs: 15_000 });
+  t.equal(ab.code, 0, `a -> b ping:\n${ab.stdout}${ab.stderr}`);
+  t.match(ab.stdout, /3 packets transmitted, 3 received/);
+  const ba = await execIn(pair.b, ['ping', '-c', '3', '-i', '0.2', '-W', '2', '-I', '203.0.113.1', '198.51.100.1'], { allowFail: true, timeoutMs: 15_000 });
+  t.equal(ba.code, 0, `b -> a ping:\n${ba.stdout}${ba.stderr}`);
+
+  // The pings went through keyline's TUN device in both directions...
+  const link = await execIn(pair.a, ['ip', '-s', 'link', 'show', 'kl0']);
+  const [rx, tx] = [...link.stdout.matchAll(/(?:RX|TX):.*\n\s+\d+\s+(\d+)/g)].map((m) => Number(m[1]));
+  t.ok(rx! >= 6 && tx! >= 6, `kl0 carried the pings (rx ${rx}, tx ${tx} packets)`);
+  // ...and only through it: with B's agent gone, nothing answers.
+  await agentB.stop();
+  const dead = await execIn(pair.a, ['ping', '-c', '1', '-W', '1', '-I', '198.51.100.1', '203.0.113.1'], { allowFail: true, timeoutMs: 10_000 });
+  t.not(dead.code, 0, 'no answer once the peer agent is stopped');
+
+  await agentA.stop();
+  t.equal((await agentA.exited).code, 0, `keyline a exits 0 on SIGTERM:\n${agentA.stderr()}`);
+  t.equal((await agentB.exited).code, 0, 'keyline b exits 0 on SIGTERM');
+  t.notMatch(agentA.stderr() + agentB.stderr(), /hex:[0-9a-f]{8}/i, 'no key material in the logs');
+  t.notMatch(agentA.stderr(), new RegExp(k1.slice(0, 16)), 'no key bytes in the logs');
+  const gone = await execIn(pair.a, ['ip', 'link', 'show', 'kl0'], { allowFail: true });
+  t.not(gone.code, 0, 'the TUN device is gone after shutdown');
+});
