@@ -53,7 +53,7 @@ main(process.argv.slice(2)).then(
   (e: unknown) => {
     if (e instanceof KeylineError) {
       console.error(`keyline: ${e.message}`);
-      process.exitCode = e.code.startsWith('CONFIG') ? 2 : 1;
+      process.exitCode = e.code.startsWith('CONFIG') || e.code === 'USAGE' ? 2 : 1;
     } else {
       console.error(`keyline: internal error: ${(e as Error)?.stack ?? e}`);
       process.exitCode = 1;

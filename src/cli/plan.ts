@@ -12,30 +12,18 @@ import { familyOf } from '../transport/transport.js';
  */
 export function planFromConfig(c: Config): AgentPlan {
   const errors: string[] = [];
-  const manual: ManualPeer[] = [];
-  c.peers.forEach((p, i) => {
-    const problem = manualProblem(p);
-    if (problem) errors.push(`${c.file}: peer ${p.name}: ${problem}`);
-    else manual.push(toManual(p, i + 1, c.local));
-  });
+  // Per-peer rules (keying available, manual keys present and of the right length) are checked
+  // by the parser with file:line:column; these two are about the local entry as a whole.
   if (c.local.driver !== 'userspace') errors.push(`${c.file}: local: driver=${c.local.driver} is not available in this build (use driver=userspace)`);
-  if (!c.local.tunAddr) errors.push(`${c.file}: local: tun-addr is required for driver=userspace (the TUN interface's own address, e.g. 198.51.100.1/24)`);
+  if (!c.local.tunAddr) {
+    errors.push(`${c.file}: local: tun-addr is required for driver=userspace (the TUN interface's own address, e.g. 198.51.100.1/24)`);
+  }
   if (errors.length) throw new KeylineError('CONFIG', errors.join('\n'));
   return {
     listen: c.local.listen,
-    tun: { name: c.local.tun, address: prefixText(c.local.tunAddr!), mtu: c.local.mtu },
-    manual,
+    tun: { name: c.local.tun, address: c.local.tunAddr ? prefixText(c.local.tunAddr) : '', mtu: c.local.mtu },
+    manual: c.peers.map((p, i) => toManual(p, i + 1, c.local)),
   };
-}
-
-function manualProblem(p: PeerConfig): string | undefined {
-  if (p.keying !== 'manual') return `keying=${p.keying} is not available in this build yet (use keying=manual)`;
-  const missing = (['esp', 'spiIn', 'spiOut', 'keyIn', 'keyOut'] as const).filter((k) => p[k] === undefined);
-  if (missing.length) return `keying=manual needs ${missing.map((k) => k.replace(/[A-Z]/g, (m) => '-' + m.toLowerCase())).join(', ')}`;
-  if (p.addr === 'any') return 'keying=manual needs a fixed addr (the peer must be known to send to it)';
-  if (!p.localNet?.length || !p.remoteNet?.length) return 'local-net and remote-net are required';
-  if (p.spiIn === p.spiOut) return 'spi-in and spi-out must differ';
-  return undefined;
 }
 
 function toManual(p: PeerConfig, reqid: number, local: LocalConfig): ManualPeer {

@@ -1,0 +1,90 @@
+/**
+ * The command line as an operator meets it: the built bundle, run as a child process, with exit
+ * codes and messages (README "Exit codes").
+ */
+import t from 'tap';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const BUNDLE = resolve('dist/keyline.js');
+const keyline = (...args: string[]) => spawnSync(process.execPath, [BUNDLE, ...args], { encoding: 'utf8', timeout: 20_000 });
+
+const dir = mkdtempSync(join(tmpdir(), 'keyline-cli-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+const KEY = 'ab'.repeat(36);
+const GOOD = [
+  'local listen=0.0.0.0:4500 tun=kl0 tun-addr=198.51.100.1/24',
+  'peer gw-b addr=192.0.2.2 keying=manual esp=aes256gcm16',
+  `    local-net=198.51.100.0/24 remote-net=203.0.113.0/24 spi-in=0x1001 spi-out=0x2001 key-in=hex:${KEY} key-out=hex:${KEY.replace(/a/g, 'c')}`,
+  '',
+].join('\n');
+
+function file(name: string, text: string, mode = 0o600): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  chmodSync(p, mode);
+  return p;
+}
+
+t.test('help, version and unknown commands', async (t) => {
+  t.equal(keyline('--help').status, 0);
+  t.match(keyline('help').stdout, /usage: keyline <command>/);
+  t.match(keyline('version').stdout, /^\d+\.\d+\.\d+/);
+  const bad = keyline('frobnicate');
+  t.equal(bad.status, 2);
+  t.match(bad.stderr, /unknown command 'frobnicate'/);
+  t.equal(keyline().status, 2, 'no command is a usage error');
+  t.equal(keyline('run', '--bogus').status, 2, 'unknown option');
+});
+
+t.test('check prints the effective configuration with secrets masked', async (t) => {
+  const r = keyline('check', file('good.keys', GOOD));
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /peer gw-b .*spi-in=0x1001/s);
+  t.match(r.stdout, /<secret 36 bytes>/);
+  t.notMatch(r.stdout, /abab|cbcb/, 'no key bytes');
+  t.notMatch(r.stdout, new RegExp(Buffer.from(KEY, 'hex').toString('base64').slice(0, 12)), 'not even as base64');
+});
+
+t.test('a bad key file: exit 2, file:line:column and the token, nothing else', async (t) => {
+  const r = keyline('check', file('bad.keys', GOOD.replace('remote-net=', 'remote-nte=')));
+  t.equal(r.status, 2);
+  t.match(r.stderr, /bad\.keys:3:\d+: unknown key 'remote-nte' in peer gw-b \(did you mean 'remote-net'\?\)/);
+  t.notMatch(r.stderr, /abab/);
+});
+
+t.test('a key file readable by others is refused unless --insecure-perms', async (t) => {
+  const p = file('open.keys', GOOD, 0o644);
+  const r = keyline('check', p);
+  t.equal(r.status, 2);
+  t.match(r.stderr, /permissions 0644 are too open/);
+  t.equal(keyline('check', p, '--insecure-perms').status, 0);
+});
+
+t.test('run refuses what this build cannot do, naming it', async (t) => {
+  const r = keyline('run', '--config', file('xfrm.keys', GOOD.replace('tun=kl0', 'driver=xfrm tun=kl0')));
+  t.equal(r.status, 2);
+  t.match(r.stderr, /driver=xfrm is not available in this build/);
+  const noTun = keyline('run', '--config', file('notun.keys', GOOD.replace(' tun-addr=198.51.100.1/24', '')));
+  t.equal(noTun.status, 2);
+  t.match(noTun.stderr, /tun-addr is required/);
+  const missing = keyline('run', '--config', join(dir, 'nope.keys'));
+  t.equal(missing.status, 2);
+  t.match(missing.stderr, /nope\.keys/);
+});
+
+t.test('genpsk prints a 32-byte secret in key-file notation', async (t) => {
+  const out = execFileSync(process.execPath, [BUNDLE, 'genpsk'], { encoding: 'utf8' }).trim();
+  t.match(out, /^base64:[A-Za-z0-9+/]{43}=$/);
+});
+
+t.test('the bundle runs with no node_modules anywhere', async (t) => {
+  const lone = join(dir, 'lone');
+  execFileSync('mkdir', ['-p', lone]);
+  execFileSync('cp', [BUNDLE, join(lone, 'keyline.js')]);
+  const r = spawnSync(process.execPath, [join(lone, 'keyline.js'), '--help'], { encoding: 'utf8', cwd: lone, env: { PATH: process.env.PATH ?? '' } });
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /usage: keyline/);
+});

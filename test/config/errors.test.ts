@@ -1,0 +1,183 @@
+import t, { type Test } from 'tap';
+import { parseConfig, ConfigError, MAX_PROBLEMS } from '../../src/config/index.js';
+import { KeylineError } from '../../src/wire/errors.js';
+import { peer } from './fixtures/keys.js';
+
+/** The ConfigError message for `text`; fails the test if it parses. */
+function errorsOf(t: Test, text: string): string {
+  try {
+    parseConfig(text, { file: 'keys' });
+  } catch (e) {
+    t.ok(e instanceof ConfigError, 'a ConfigError');
+    return (e as Error).message;
+  }
+  t.fail('expected a ConfigError');
+  return '';
+}
+
+// The shared peer line puts keys at fixed columns: extra keys start at column 298.
+const cases: [string, string, string][] = [
+  [
+    'misspelt key, suggestion (the brief example)',
+    'local mtu=1400\n' + peer('').replace(' remote-net', '\n   remote-nte'),
+    "keys:3:4: unknown key 'remote-nte' in peer gw-b (did you mean 'remote-net'?)",
+  ],
+  ['unknown key, nothing close', peer('frobnicate=1'), "keys:1:298: unknown key 'frobnicate' in peer gw-b"],
+  [
+    'key on the wrong directive',
+    peer('mtu=1400') + 'local esn=on\n',
+    "keys:1:298: unknown key 'mtu' in peer gw-b ('mtu' belongs in the local entry)\n" +
+      "keys:2:7: unknown key 'esn' in the local entry ('esn' belongs in a peer entry)",
+  ],
+  ['duplicate key', peer('esp=aes128gcm16'), "keys:1:298: duplicate key 'esp' in peer gw-b (first set on line 1)"],
+  ['duplicate peer', peer('') + peer('', 'gw-b'), "keys:2:6: duplicate peer 'gw-b' (first defined on line 1)"],
+  ['second local', 'local mtu=1400\nlocal tun=x\n', 'keys:2:1: second local entry (the first is on line 1); put all local keys in one entry'],
+  [
+    'missing required key',
+    peer('').replace('addr=192.0.2.2 ', ''),
+    "keys:1:6: missing required key 'addr' in peer gw-b; addr is the peer's ADDRESS[:PORT] (port 4500 by default), or any",
+  ],
+  [
+    'SPI 255',
+    peer('').replace('spi-in=0x1001', 'spi-in=255'),
+    "keys:1:107: bad value '255' for spi-in in peer gw-b: SPI 255 is reserved (1..255 are reserved by IANA); expected 256..0xffffffff, in hex (0x...) or decimal",
+  ],
+  [
+    'host bits in the second list element: column of the element',
+    peer('').replace('remote-net=10.1.0.0/16', 'remote-net=10.1.0.0/16,10.2.0.1/16'),
+    "keys:1:100: bad value '10.2.0.1/16' for remote-net in peer gw-b: host bits are set; the network is 10.2.0.0/16",
+  ],
+  [
+    'prefix /33',
+    peer('').replace('10.0.0.0/8', '10.0.0.0/33'),
+    "keys:1:66: bad value '10.0.0.0/33' for local-net in peer gw-b: the prefix length must be 0..32 for IPv4",
+  ],
+  [
+    'continuation with no entry',
+    '# header\n  local mtu=1400\n',
+    "keys:2:3: indented line 'local' continues no entry (an entry starts in column 1 with local or peer NAME)",
+  ],
+  [
+    'space after = (value with a space)',
+    'local mtu=1400 tun= kl1\n',
+    "keys:1:20: bad value '' for tun in the local entry: expected an interface name of 1..15 letters, digits, _ or -\n" +
+      "keys:1:21: expected key=value in the local entry, found 'kl1' (values cannot contain spaces)",
+  ],
+  ['unknown directive', 'peers a addr=any\n', "keys:1:1: unknown directive 'peers' (did you mean 'peer'?); expected local or peer NAME"],
+  ['continuation not indented', peer('') + 'spi-in=0x1001\n', "keys:2:1: 'spi-in=...' in column 1 starts a new entry; indent continuation lines"],
+  ['peer without a name', 'peer addr=192.0.2.2\n', "keys:1:1: expected a name after 'peer' (1..32 of A-Z a-z 0-9 _ . -)"],
+  [
+    'bad peer name',
+    'peer gw/b addr=192.0.2.2\npeer ' + 'x'.repeat(33) + ' addr=any\n',
+    "keys:1:6: bad peer name '<4 characters>': character 3 ('/') is not allowed; expected 1..32 of A-Z a-z 0-9 _ . -\n" +
+      "keys:2:6: bad peer name '<33 characters>': 33 characters; expected 1..32 of A-Z a-z 0-9 _ . -",
+  ],
+  [
+    'keying=ike by default',
+    'peer gw-b addr=any local-net=10.0.0.0/8 remote-net=10.1.0.0/16\n',
+    'keys:1:6: peer gw-b has no keying= and the default, keying=ike, is not available in this build (available: keying=manual)',
+  ],
+  [
+    'keying=psk-static explicitly',
+    'peer gw-b addr=any keying=psk-static local-net=10.0.0.0/8 remote-net=10.1.0.0/16\n',
+    'keys:1:27: keying=psk-static in peer gw-b is not available in this build (available: keying=manual)',
+  ],
+  [
+    'AEAD key length',
+    peer('').replace(/key-in=\S+/, 'key-in=hex:' + '00'.repeat(32)),
+    'keys:1:136: key-in of peer gw-b is 32 bytes; aes256gcm16 needs 36 (32-byte key + 4-byte salt)',
+  ],
+  [
+    'CBC key length',
+    peer('').replace('aes256gcm16', 'aes128-sha256').replace(/key-in=\S+/, 'key-in=hex:' + '00'.repeat(48)),
+    'keys:1:247: key-out of peer gw-b is 36 bytes; aes128-sha256 needs 48 (16-byte AES key + 32-byte HMAC-SHA-256 key)',
+  ],
+  [
+    'manual keying without its keys',
+    'peer gw-b addr=any keying=manual mode=transport\n',
+    'keys:1:6: peer gw-b lacks esp, spi-in, spi-out, key-in and key-out, which keying=manual needs\n' +
+      "keys:1:16: addr=any cannot be used with keying=manual in peer gw-b: manual SAs need the peer's ADDRESS[:PORT]",
+  ],
+  ['tunnel without nets', peer('').replace(/ local-net=\S+/, ''), 'keys:1:6: peer gw-b lacks local-net, which mode=tunnel needs'],
+  [
+    'SPIs shared by two peers',
+    peer('') + peer('', 'gw-c'),
+    'keys:2:107: spi-in 0x1001 of peer gw-c is already used by peer gw-b (SPIs must be unique per direction)\n' +
+      'keys:2:122: spi-out 0x2001 of peer gw-c is already used by peer gw-b (SPIs must be unique per direction)',
+  ],
+  [
+    'address families that cannot match',
+    peer('').replace('remote-net=10.1.0.0/16', 'remote-net=fd00::/8'),
+    'keys:1:66: local-net of peer gw-b has IPv4 prefixes but remote-net has none, so they can never match\n' +
+      'keys:1:88: remote-net of peer gw-b has IPv6 prefixes but local-net has none, so they can never match',
+  ],
+  [
+    'bad values of every local key type, all reported',
+    'local mtu=1 tun=! driver=xfrn log-level=loud backend=z replay-window=-1 listen=1.2.3.4:0\n',
+    "keys:1:11: bad value '1' for mtu in the local entry: 1 is out of range; expected 576..9000\n" +
+      "keys:1:17: bad value '!' for tun in the local entry: expected an interface name of 1..15 letters, digits, _ or -\n" +
+      "keys:1:26: bad value 'xfrn' for driver in the local entry: expected one of userspace, memory, xfrm (did you mean 'xfrm'?)\n" +
+      "keys:1:41: bad value 'loud' for log-level in the local entry: expected one of error, warn, info, debug\n" +
+      "keys:1:54: bad value 'z' for backend in the local entry: expected one of node, noble, auto\n" +
+      "keys:1:70: bad value '-1' for replay-window in the local entry: expected a decimal integer 0..4096\n" +
+      "keys:1:80: bad value '1.2.3.4:0' for listen in the local entry: expected a UDP port 1..65535 after the address",
+  ],
+];
+
+for (const [name, text, expected] of cases) {
+  t.test(name, async (t) => t.equal(errorsOf(t, text), expected));
+}
+
+t.test('errors come sorted by position, from every entry at once', async (t) => {
+  const text = 'peer b addr=nowhere\nlocal mtu=99999\npeer a addr=any esp=rot13\n';
+  t.equal(
+    errorsOf(t, text),
+    "keys:1:13: bad value 'nowhere' for addr in peer b: expected ADDRESS[:PORT] with an IPv4 address or [IPv6] (host names are not resolved)\n" +
+      "keys:2:11: bad value '99999' for mtu in the local entry: 99999 is out of range; expected 576..9000\n" +
+      "keys:3:21: bad value 'rot13' for esp in peer a: expected one of aes128gcm16, aes256gcm16, chacha20poly1305, aes128-sha256, aes256-sha256",
+  );
+});
+
+t.test('the problem list is capped, the rest counted', async (t) => {
+  const text = Array.from({ length: 30 }, (_, i) => `bogus${i}\n`).join('');
+  const e = t.throws(() => parseConfig(text)) as ConfigError;
+  t.equal(e.problems.length, MAX_PROBLEMS);
+  t.equal(e.more, 10);
+  const lines = e.message.split('\n');
+  t.equal(lines.length, MAX_PROBLEMS + 1);
+  t.equal(lines[0], "keys:1:1: unknown directive 'bogus0'; expected local or peer NAME");
+  t.equal(lines.at(-1), '(10 more errors not shown)');
+});
+
+t.test('ConfigError shape', async (t) => {
+  const e = t.throws(() => parseConfig('local mtu=1\n', { file: '/etc/keyline/keys' })) as ConfigError;
+  t.ok(e instanceof KeylineError);
+  t.equal(e.code, 'CONFIG');
+  t.equal(e.name, 'ConfigError');
+  t.same(e.problems, [
+    {
+      file: '/etc/keyline/keys',
+      line: 1,
+      column: 11,
+      token: '1',
+      message: "bad value '1' for mtu in the local entry: 1 is out of range; expected 576..9000",
+    },
+  ]);
+});
+
+t.test('a bad local entry does not hide peer errors', async (t) => {
+  t.equal(
+    errorsOf(t, 'local replay-window=x\npeer p addr=any esn=maybe\n'),
+    "keys:1:21: bad value 'x' for replay-window in the local entry: expected a decimal integer 0..4096\n" +
+      "keys:2:21: bad value 'maybe' for esn in peer p: expected on/off, yes/no or true/false",
+  );
+});
+
+t.test('value errors and validation errors are reported together', async (t) => {
+  const text = 'peer a addr=any esn=maybe\npeer b addr=any keying=ike local-net=10.0.0.0/8 remote-net=10.1.0.0/16\n';
+  t.equal(
+    errorsOf(t, text),
+    "keys:1:21: bad value 'maybe' for esn in peer a: expected on/off, yes/no or true/false\n" +
+      'keys:2:24: keying=ike in peer b is not available in this build (available: keying=manual)',
+  );
+});

@@ -1,0 +1,328 @@
+/**
+ * Network-namespace helpers for root tests (tun-bridge here, end-to-end agents later). Every
+ * namespace is named `<prefix><our pid>-<n><suffix>`, so a later run can tell leftovers of a
+ * crashed run (pid gone) from a concurrently running test file (pid alive) and remove only the
+ * former. Everything is bounded in time; every cleanup is safe to call twice.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { build } from 'esbuild';
+import type { Test } from 'tap';
+
+export const NS_PREFIX = 'kltest-';
+const TOOLS = ['ip', 'socat', 'ping'];
+
+export interface ExecResult {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+export interface ExecOptions {
+  timeoutMs?: number;
+  /** Resolve with the result on a non-zero exit instead of rejecting. */
+  allowFail?: boolean;
+}
+
+/** Run argv (no shell) with a hard timeout; rejects on non-zero exit unless allowFail. */
+export function run(argv: readonly string[], o: ExecOptions = {}): Promise<ExecResult> {
+  const [cmd, ...args] = argv;
+  const timeout = o.timeoutMs ?? 10_000;
+  return new Promise((resolve, reject) => {
+    if (cmd === undefined) return reject(new Error('empty command'));
+    execFile(cmd, args, { timeout, killSignal: 'SIGKILL', maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
+      const e = err as (NodeJS.ErrnoException & { code?: unknown; killed?: boolean; signal?: string }) | null;
+      if (e && typeof e.code === 'string') return reject(new Error(`${argv.join(' ')}: ${e.message}`)); // ENOENT etc.
+      const res: ExecResult = { code: e ? (typeof e.code === 'number' ? e.code : null) : 0, signal: e?.signal ?? null, stdout, stderr };
+      if (e?.killed) return reject(new Error(`${argv.join(' ')}: timed out after ${timeout} ms`));
+      if (res.code !== 0 && !o.allowFail) {
+        return reject(new Error(`${argv.join(' ')}: exit ${res.code ?? res.signal}: ${stderr.trim() || stdout.trim()}`));
+      }
+      resolve(res);
+    });
+  });
+}
+
+/** Run argv inside namespace `ns`. */
+export function execIn(ns: string, argv: readonly string[], o: ExecOptions = {}): Promise<ExecResult> {
+  return run(['ip', 'netns', 'exec', ns, ...argv], o);
+}
+
+/** A long-running process we started: output recorded, stopped by its PID only. */
+export interface Proc {
+  readonly pid: number;
+  readonly argv: readonly string[];
+  readonly lines: string[];
+  stdout(): string;
+  stderr(): string;
+  readonly exited: Promise<{ code: number | null; signal: string | null }>;
+  running(): boolean;
+  write(text: string): void;
+  /** Called for every stdout line from now on. */
+  onLine(cb: (line: string) => void): void;
+  /** The first stdout line at index `from` (default 0) or later, already seen or still to come, that passes `match`. */
+  waitFor(match: RegExp | ((line: string) => boolean), o?: { timeoutMs?: number; from?: number }): Promise<string>;
+  /** SIGTERM, SIGKILL after `graceMs`; resolves when it is gone. Safe to call twice. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export function spawnProc(argv: readonly string[], o: { env?: NodeJS.ProcessEnv } = {}): Proc {
+  const [cmd, ...args] = argv;
+  if (cmd === undefined) throw new Error('empty command');
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: o.env ?? process.env });
+  if (child.pid === undefined) throw new Error(`could not start ${argv.join(' ')}`);
+  const pid = child.pid;
+  let out = '';
+  let err = '';
+  let partial = '';
+  let done = false;
+  const lines: string[] = [];
+  const waiters = new Set<() => void>();
+  const listeners: ((line: string) => void)[] = [];
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+    const parts = (partial + d).split('\n');
+    partial = parts.pop() ?? '';
+    lines.push(...parts);
+    for (const l of parts) for (const cb of listeners) cb(l);
+    for (const w of waiters) w();
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  child.stdin.on('error', () => {}); // writing to a process that just exited is not our test's failure
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+    child.once('close', (code, signal) => {
+      done = true;
+      for (const w of waiters) w();
+      resolve({ code, signal });
+    }),
+  );
+  const signal = (sig: NodeJS.Signals) => {
+    if (done) return;
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // already gone
+    }
+  };
+  const self: Proc = {
+    pid,
+    argv,
+    lines,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    running: () => !done,
+    write: (text) => void (done || child.stdin.write(text)),
+    onLine: (cb) => void listeners.push(cb),
+    waitFor(match, { timeoutMs = 10_000, from = 0 } = {}) {
+      const test = typeof match === 'function' ? match : (l: string) => match.test(l);
+      return new Promise((resolve, reject) => {
+        let seen = from;
+        const check = () => {
+          for (; seen < lines.length; seen++) if (test(lines[seen]!)) return finish(() => resolve(lines[seen]!));
+          if (done) finish(() => reject(new Error(`${argv.join(' ')} exited before printing ${match}\nstderr: ${err}`)));
+        };
+        const timer = setTimeout(() => finish(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${match}\nstderr: ${err}`))), timeoutMs);
+        const finish = (fn: () => void) => {
+          clearTimeout(timer);
+          waiters.delete(check);
+          fn();
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    async stop(graceMs = 3000) {
+      if (done) return;
+      signal('SIGTERM');
+      const t = setTimeout(() => signal('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+  return self;
+}
+
+/** Start argv inside `ns`. `ip netns exec` execs the command, so the PID is the command's own. */
+export function spawnIn(ns: string, argv: readonly string[], o: { env?: NodeJS.ProcessEnv } = {}): Proc {
+  return spawnProc(['ip', 'netns', 'exec', ns, ...argv], o);
+}
+
+let counter = 0;
+
+export interface Namespace {
+  readonly name: string;
+  destroy(): Promise<void>;
+}
+
+/** One namespace with loopback up (socat's bridge and any agent talk over 127.0.0.1). */
+export async function createNamespace(o: { prefix?: string; suffix?: string } = {}): Promise<Namespace> {
+  const name = `${o.prefix ?? NS_PREFIX}${process.pid}-${++counter}${o.suffix ?? ''}`;
+  await run(['ip', 'netns', 'add', name]);
+  const ns: Namespace = { name, destroy: once(() => destroyNamespace(name)) };
+  try {
+    await run(['ip', '-n', name, 'link', 'set', 'lo', 'up']);
+  } catch (e) {
+    await ns.destroy();
+    throw e;
+  }
+  return ns;
+}
+
+export interface NamespacePair {
+  readonly a: string;
+  readonly b: string;
+  /** veth0 in both. */
+  readonly ifname: string;
+  readonly addrA: string;
+  readonly addrB: string;
+  destroy(): Promise<void>;
+}
+
+/** Two namespaces joined by a veth pair: a has 192.0.2.1/24, b has 192.0.2.2/24. */
+export async function createNamespacePair(o: { prefix?: string } = {}): Promise<NamespacePair> {
+  const prefix = o.prefix ?? NS_PREFIX;
+  const made: Namespace[] = [];
+  const destroy = once(async () => void (await Promise.all(made.map((n) => n.destroy()))));
+  try {
+    made.push(await createNamespace({ prefix, suffix: 'a' }));
+    made.push(await createNamespace({ prefix, suffix: 'b' }));
+    const [a, b] = made.map((n) => n.name) as [string, string];
+    // Created inside the namespaces directly: nothing appears in the host namespace, even briefly.
+    await run(['ip', 'link', 'add', 'veth0', 'netns', a, 'type', 'veth', 'peer', 'name', 'veth0', 'netns', b]);
+    for (const [ns, addr] of [[a, '192.0.2.1/24'], [b, '192.0.2.2/24']] as const) {
+      await run(['ip', '-n', ns, 'addr', 'add', addr, 'dev', 'veth0']);
+      await run(['ip', '-n', ns, 'link', 'set', 'veth0', 'up']);
+    }
+    return { a, b, ifname: 'veth0', addrA: '192.0.2.1', addrB: '192.0.2.2', destroy };
+  } catch (e) {
+    await destroy();
+    throw e;
+  }
+}
+
+/**
+ * Kill what still runs inside the namespace (all started by our tests: it is our namespace),
+ * then delete it. `ip netns del` alone would leave such processes holding it alive, unnamed.
+ */
+export async function destroyNamespace(name: string): Promise<void> {
+  const pids = await run(['ip', 'netns', 'pids', name], { allowFail: true, timeoutMs: 5000 }).catch(() => undefined);
+  for (const p of pids?.stdout.split(/\s+/).filter(Boolean).map(Number) ?? []) {
+    try {
+      if (Number.isInteger(p) && p > 1 && p !== process.pid) process.kill(p, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+  await run(['ip', 'netns', 'del', name], { allowFail: true, timeoutMs: 5000 }).catch(() => undefined);
+}
+
+/** Remove namespaces `<prefix><pid>-…` whose creating test process is gone. */
+export async function cleanupLeftovers(prefix = NS_PREFIX): Promise<string[]> {
+  const list = await run(['ip', 'netns', 'list'], { timeoutMs: 5000 });
+  const re = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\d+)-\\S*$`);
+  const removed: string[] = [];
+  for (const line of list.stdout.split('\n')) {
+    const name = line.split(' ')[0] ?? '';
+    const m = re.exec(name);
+    if (!m || alive(Number(m[1]))) continue;
+    await destroyNamespace(name);
+    removed.push(name);
+  }
+  return removed;
+}
+
+/**
+ * Bundle a TypeScript module that exports `main(args)` into one .mjs file in a fresh temp dir, so
+ * a plain `node file.mjs args…` can run it (inside a namespace, where the test runner's
+ * TypeScript loader is not around). `remove()` deletes the temp dir.
+ */
+export async function bundleMain(modulePath: string): Promise<{ file: string; remove: () => void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'keyline-netns-'));
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  const file = join(dir, 'main.mjs');
+  try {
+    await build({
+      // A stub entry, so the module itself has no top-level side effects (tap may load it).
+      stdin: { contents: `import { main } from ${JSON.stringify(modulePath)}; main(process.argv.slice(2));`, resolveDir: dirname(modulePath), loader: 'ts' },
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      outfile: file,
+      logLevel: 'silent',
+    });
+  } catch (e) {
+    remove();
+    throw e;
+  }
+  return { file, remove };
+}
+
+/**
+ * Run `fns` at the end of the test: one stack per test, last registered first, each one even if
+ * another failed. Register right after creating a thing, so a failing test still cleans it up.
+ */
+export function registerCleanup(t: Test, ...fns: (() => unknown)[]): void {
+  let stack = stacks.get(t);
+  if (!stack) {
+    const s: (() => unknown)[] = [];
+    stacks.set(t, (stack = s));
+    t.teardown(async () => {
+      while (s.length) {
+        try {
+          await s.pop()!();
+        } catch (e) {
+          console.error(`cleanup failed: ${(e as Error).message}`);
+        }
+      }
+    });
+  }
+  stack.push(...fns);
+}
+const stacks = new WeakMap<Test, (() => unknown)[]>();
+
+/**
+ * These tests need root, iproute2, socat, ping and /dev/net/tun. Missing any is a failure with
+ * a message saying what to install, never a skip: a skipped root test looks like a passing one.
+ */
+export function requireNetnsTools(): void {
+  const missing: string[] = [];
+  if (process.getuid?.() !== 0) missing.push('root (run the netns tests as root, e.g. sudo npx tap test/netns/)');
+  for (const tool of TOOLS) if (!onPath(tool)) missing.push(`'${tool}' on PATH`);
+  try {
+    accessSync('/dev/net/tun', constants.R_OK | constants.W_OK);
+  } catch {
+    missing.push('/dev/net/tun (modprobe tun)');
+  }
+  if (missing.length) {
+    throw new Error(`netns tests cannot run, missing: ${missing.join(', ')}. Install: apt-get install -y socat iproute2 iputils-ping`);
+  }
+}
+
+function onPath(name: string): boolean {
+  return (process.env.PATH ?? '').split(':').some((d) => {
+    try {
+      accessSync(`${d}/${name}`, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let p: Promise<void> | undefined;
+  return () => (p ??= fn());
+}
