@@ -25,6 +25,8 @@ const counter = (start: number) => () => start++;
 
 export interface PairOptions {
   udp?: boolean;
+  /** Loopback address for the UDP sockets (default 127.0.0.1; '::1' for IPv6). */
+  loopback?: string;
   backend?: Backend;
   /** Wrap A's and B's transports (fault injection). */
   wrap?: (t: Transport, side: 'a' | 'b') => Transport;
@@ -35,7 +37,7 @@ export async function userspacePair(o: PairOptions = {}): Promise<UserspacePair>
   const clock = new FakeClock();
   const net = new MemoryNetwork();
   const [ta, tb] = o.udp
-    ? await Promise.all([UdpTransport.open({ addr: '127.0.0.1', port: 0 }), UdpTransport.open({ addr: '127.0.0.1', port: 0 })])
+    ? await Promise.all([0, 1].map(() => UdpTransport.open({ addr: o.loopback ?? '127.0.0.1', port: 0 })))
     : [net.attach({ addr: '192.0.2.1', port: 4500 }), net.attach({ addr: '192.0.2.2', port: 4500 })];
   const wrap = o.wrap ?? ((t) => t);
   const tunA = new MemoryTunnel('a0');
