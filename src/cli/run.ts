@@ -1,8 +1,7 @@
 import { startAgent, type AgentDeps } from '../agent.js';
 import { pickBackend } from '../crypto/index.js';
 import { loadConfig } from '../config/index.js';
-import { TunBridge } from '../drivers/userspace/tun/bridge.js';
-import { RouteTable } from '../drivers/userspace/tun/routes.js';
+import { openTun } from '../drivers/userspace/tun/open.js';
 import { makeLogger, type Level } from '../util/log.js';
 import { KeylineError } from '../wire/errors.js';
 import { parseArgs } from './args.js';
@@ -24,13 +23,7 @@ export async function run(args: string[]): Promise<number> {
   const deps: AgentDeps = {
     log,
     backend: pickBackend(config.local.backend === 'noble' ? 'noble' : 'node'),
-    async openTunnel(t, log) {
-      const tunnel = await TunBridge.open({ ifname: t.name, address: t.address, mtu: t.mtu, log: (l) => log.info(l) });
-      const routes = new RouteTable({ ifname: t.name, log: (l) => log.info(l) });
-      // socat recreates the interface when it restarts, and the kernel drops its routes with it.
-      tunnel.onRestart(() => routes.reapply());
-      return { tunnel, routes };
-    },
+    openTunnel: (t, log) => openTun(t, log),
   };
   const agent = await startAgent(plan, deps);
   return new Promise<number>((resolve) => {

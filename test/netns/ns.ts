@@ -5,13 +5,15 @@
  * former. Everything is bounded in time; every cleanup is safe to call twice.
  */
 import { execFile, spawn } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 import type { Test } from 'tap';
 
 export const NS_PREFIX = 'kltest-';
+/** Temp dirs of bundled scripts: `<TMP_PREFIX><pid>-XXXXXX`, removed by cleanupLeftovers once the pid is gone. */
+const TMP_PREFIX = 'keyline-netns-';
 const TOOLS = ['ip', 'socat', 'ping'];
 
 export interface ExecResult {
@@ -151,15 +153,24 @@ export function spawnIn(ns: string, argv: readonly string[], o: { env?: NodeJS.P
 }
 
 let counter = 0;
+const sweeps = new Map<string, Promise<unknown>>();
 
 export interface Namespace {
   readonly name: string;
   destroy(): Promise<void>;
 }
 
-/** One namespace with loopback up (socat's bridge and any agent talk over 127.0.0.1). */
+/**
+ * One namespace with loopback up (socat's bridge and any agent talk over 127.0.0.1). The first
+ * call per prefix also removes leftovers of crashed runs (cleanupLeftovers).
+ */
 export async function createNamespace(o: { prefix?: string; suffix?: string } = {}): Promise<Namespace> {
-  const name = `${o.prefix ?? NS_PREFIX}${process.pid}-${++counter}${o.suffix ?? ''}`;
+  const prefix = o.prefix ?? NS_PREFIX;
+  // Once per process and prefix, before the first namespace: clear what crashed runs left.
+  let swept = sweeps.get(prefix);
+  if (!swept) sweeps.set(prefix, (swept = cleanupLeftovers(prefix)));
+  await swept;
+  const name = `${prefix}${process.pid}-${++counter}${o.suffix ?? ''}`;
   await run(['ip', 'netns', 'add', name]);
   const ns: Namespace = { name, destroy: once(() => destroyNamespace(name)) };
   try {
@@ -219,7 +230,7 @@ export async function destroyNamespace(name: string): Promise<void> {
   await run(['ip', 'netns', 'del', name], { allowFail: true, timeoutMs: 5000 }).catch(() => undefined);
 }
 
-/** Remove namespaces `<prefix><pid>-…` whose creating test process is gone. */
+/** Remove namespaces `<prefix><pid>-…` (and bundle temp dirs) whose creating test process is gone. */
 export async function cleanupLeftovers(prefix = NS_PREFIX): Promise<string[]> {
   const list = await run(['ip', 'netns', 'list'], { timeoutMs: 5000 });
   const re = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\d+)-\\S*$`);
@@ -231,6 +242,10 @@ export async function cleanupLeftovers(prefix = NS_PREFIX): Promise<string[]> {
     await destroyNamespace(name);
     removed.push(name);
   }
+  for (const d of readdirSync(tmpdir())) {
+    const m = new RegExp(`^${TMP_PREFIX}(\\d+)-`).exec(d);
+    if (m && !alive(Number(m[1]))) rmSync(join(tmpdir(), d), { recursive: true, force: true });
+  }
   return removed;
 }
 
@@ -240,7 +255,7 @@ export async function cleanupLeftovers(prefix = NS_PREFIX): Promise<string[]> {
  * TypeScript loader is not around). `remove()` deletes the temp dir.
  */
 export async function bundleMain(modulePath: string): Promise<{ file: string; remove: () => void }> {
-  const dir = mkdtempSync(join(tmpdir(), 'keyline-netns-'));
+  const dir = mkdtempSync(join(tmpdir(), `${TMP_PREFIX}${process.pid}-`));
   const remove = () => rmSync(dir, { recursive: true, force: true });
   const file = join(dir, 'main.mjs');
   try {
