@@ -5,6 +5,10 @@ import { openTun } from '../drivers/userspace/tun/open.js';
 import { makeLogger, type Level } from '../util/log.js';
 import { KeylineError } from '../wire/errors.js';
 import { parseArgs } from './args.js';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { planFromConfig } from './plan.js';
 
 const DEFAULT_CONFIG = '/etc/keyline/keys';
@@ -17,13 +21,14 @@ export async function run(args: string[]): Promise<number> {
   const a = parseArgs(args, { values: ['config', 'log-level'], flags: ['insecure-perms'] });
   const level = a.values['log-level'];
   if (level !== undefined && !LEVELS.includes(level)) throw new KeylineError('USAGE', `--log-level must be one of ${LEVELS.join(', ')}`);
-  const config = await loadConfig(a.values['config'] ?? DEFAULT_CONFIG, { insecurePerms: a.flags.has('insecure-perms') });
+  const configPath = a.values['config'] ?? DEFAULT_CONFIG;
+  const config = await loadConfig(configPath, { insecurePerms: a.flags.has('insecure-perms') });
   const plan = planFromConfig(config);
   const log = makeLogger((level ?? config.local.logLevel) as Level);
   const deps: AgentDeps = {
     log,
     backend: pickBackend(config.local.backend === 'noble' ? 'noble' : 'node'),
-    openTunnel: (t, log) => openTun(t, log),
+    openTunnel: (t, log) => openTun(t, log, { pidFile: bridgePidFile(t.name, configPath) }),
   };
   const agent = await startAgent(plan, deps);
   return new Promise<number>((resolve) => {
@@ -40,4 +45,14 @@ export async function run(args: string[]): Promise<number> {
     // Without a handler SIGHUP would kill the process; reload arrives with the operator surface.
     process.on('SIGHUP', () => log.warn('keyline: SIGHUP: reload is not supported by this build yet; restart to apply changes'));
   });
+}
+
+/**
+ * One PID file per interface and key file, so that two agents (in two namespaces, in tests) never
+ * take each other's bridge for a leftover.
+ */
+function bridgePidFile(ifname: string, configPath: string): string {
+  const dir = existsSync('/var/run') ? '/var/run' : tmpdir();
+  const tag = createHash('sha256').update(resolve(configPath)).digest('hex').slice(0, 8);
+  return join(dir, `keyline.${ifname}.${tag}.bridge.pid`);
 }

@@ -37,7 +37,9 @@ export class ReplayWindow {
    */
   infer(seqLo: number, esn: boolean): number {
     if (!esn) return seqLo;
-    const w = Math.max(this.size, 1);
+    // With anti-replay off (manual keys) infer against half the space: a sender that restarted
+    // at 1 stays in the current block instead of being pushed into the next one.
+    const w = this.size > 0 ? this.size : 0x8000_0000;
     const th = Math.floor(this.top / 0x1_0000_0000);
     const tl = this.top % 0x1_0000_0000;
     let hi: number;

@@ -13,10 +13,10 @@ const keyline = (...args: string[]) => spawnSync(process.execPath, [BUNDLE, ...a
 
 const dir = mkdtempSync(join(tmpdir(), 'keyline-cli-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const KEY = 'ab'.repeat(36);
+const KEY = 'ab'.repeat(64);
 const GOOD = [
   'local listen=0.0.0.0:4500 tun=kl0 tun-addr=198.51.100.1/24',
-  'peer gw-b addr=192.0.2.2 keying=manual esp=aes256gcm16',
+  'peer gw-b addr=192.0.2.2 keying=manual esp=aes256-sha256',
   `    local-net=198.51.100.0/24 remote-net=203.0.113.0/24 spi-in=0x1001 spi-out=0x2001 key-in=hex:${KEY} key-out=hex:${KEY.replace(/a/g, 'c')}`,
   '',
 ].join('\n');
@@ -43,7 +43,7 @@ t.test('check prints the effective configuration with secrets masked', async (t)
   const r = keyline('check', file('good.keys', GOOD));
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, /peer gw-b .*spi-in=0x1001/s);
-  t.match(r.stdout, /<secret 36 bytes>/);
+  t.match(r.stdout, /<secret 64 bytes>/);
   t.notMatch(r.stdout, /abab|cbcb/, 'no key bytes');
   t.notMatch(r.stdout, new RegExp(Buffer.from(KEY, 'hex').toString('base64').slice(0, 12)), 'not even as base64');
 });
@@ -87,4 +87,11 @@ t.test('the bundle runs with no node_modules anywhere', async (t) => {
   const r = spawnSync(process.execPath, [join(lone, 'keyline.js'), '--help'], { encoding: 'utf8', cwd: lone, env: { PATH: process.env.PATH ?? '' } });
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, /usage: keyline/);
+});
+
+t.test('manual keys with a combined-mode suite are refused (RFC 8221 §5)', async (t) => {
+  const gcm = GOOD.replace('aes256-sha256', 'aes256gcm16').replace(new RegExp(KEY, 'g'), 'ab'.repeat(36));
+  const r = keyline('check', file('gcm.keys', gcm));
+  t.equal(r.status, 2);
+  t.match(r.stderr, /gcm\.keys:2:\d+: esp=aes256gcm16 cannot be used with keying=manual/);
 });

@@ -66,3 +66,12 @@ t.test('ESN: the high half is inferred across the 2^32 boundary (RFC 4303 A.2.2)
   t.equal(w.infer(7, false), 7, 'without ESN the high half is 0');
   t.same(feed(w, [B - 3, B - 3, B + 6]), [true, false, true]);
 });
+
+t.test('ESN with anti-replay off: a sender that restarted at 1 is not pushed into the next block', async (t) => {
+  const w = new ReplayWindow(0);
+  w.commit(1000);
+  t.equal(w.infer(1, true), 1, 'restart: same block');
+  const B = 0x1_0000_0000;
+  w.commit(B - 5);
+  t.equal(w.infer(3, true), B + 3, 'a real wrap still moves to the next block');
+});

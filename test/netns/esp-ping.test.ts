@@ -5,6 +5,7 @@
  * the ESP-in-UDP tunnel both ways. Needs root; fails (never skips) without it.
  */
 import t from 'tap';
+import type * as Tap from 'tap';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,7 +21,7 @@ function keyFile(dir: string, name: string, o: { tun: string; net: string; remot
     [
       `# ${name}: written by esp-ping.test.ts`,
       `local listen=0.0.0.0:4500 driver=userspace tun=kl0 tun-addr=${o.tun} log-level=debug`,
-      `peer other addr=${o.peer}:4500 keying=manual esp=aes256gcm16`,
+      `peer other addr=${o.peer}:4500 keying=manual esp=aes256-sha256`,
       `    local-net=${o.net} remote-net=${o.remoteNet}`,
       `    spi-in=${o.spiIn} spi-out=${o.spiOut} key-in=hex:${o.keyIn} key-out=hex:${o.keyOut}`,
       '',
@@ -30,36 +31,51 @@ function keyFile(dir: string, name: string, o: { tun: string; net: string; remot
   return path;
 }
 
+/** Until the agent says it is up (its own log line) and its route into kl0 is there. */
 async function waitForRoute(ns: string, prefix: string, agent: Proc): Promise<void> {
   for (let i = 0; i < 100; i++) {
     const r = await execIn(ns, ['ip', 'route', 'show', prefix], { allowFail: true });
-    if (r.stdout.includes('kl0')) return;
+    if (r.stdout.includes('kl0') && agent.stderr().includes('keyline: listening on')) return;
     if (!agent.running()) throw new Error(`keyline exited early:\n${agent.stderr()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`no route to ${prefix} via kl0 in ${ns} after 10 s:\n${agent.stderr()}`);
 }
 
-t.test('ping crosses the ESP-in-UDP tunnel between two namespaces', async (t) => {
+/** Two namespaces, a key file for each side, and a way to start `keyline run` in either. */
+async function setup(t: Tap.Test) {
   requireNetnsTools();
   t.ok(existsSync(BUNDLE), `${BUNDLE} exists (npm test builds it first)`);
   await cleanupLeftovers();
   const pair = await createNamespacePair();
   registerCleanup(t, () => pair.destroy());
+  // No IPv6 link-local chatter into kl0: an orphaned socat then stays alive until traffic comes,
+  // which is the case the restart test must cover (any packet would make it exit by itself).
+  for (const ns of [pair.a, pair.b]) await execIn(ns, ['sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=1']);
   const dir = mkdtempSync(join(tmpdir(), 'keyline-ping-'));
   registerCleanup(t, () => rmSync(dir, { recursive: true, force: true }));
-
-  const k1 = randomBytes(36).toString('hex');
-  const k2 = randomBytes(36).toString('hex');
+  const k1 = randomBytes(64).toString('hex');
+  const k2 = randomBytes(64).toString('hex');
   const fa = keyFile(dir, 'a.keys', { tun: '198.51.100.1/24', net: '198.51.100.0/24', remoteNet: '203.0.113.0/24', peer: pair.addrB, spiIn: '0x1001', spiOut: '0x2001', keyIn: k1, keyOut: k2 });
   const fb = keyFile(dir, 'b.keys', { tun: '203.0.113.1/24', net: '203.0.113.0/24', remoteNet: '198.51.100.0/24', peer: pair.addrA, spiIn: '0x2001', spiOut: '0x1001', keyIn: k2, keyOut: k1 });
+  const start = async (side: 'a' | 'b') => {
+    const [ns, file, remote] = side === 'a' ? [pair.a, fa, '203.0.113.0/24'] : [pair.b, fb, '198.51.100.0/24'];
+    const agent = spawnIn(ns, [process.execPath, BUNDLE, 'run', '--config', file]);
+    registerCleanup(t, () => agent.stop());
+    await waitForRoute(ns, remote, agent);
+    return agent;
+  };
+  const ping = (side: 'a' | 'b', count = 3) => {
+    const [ns, src, dst] = side === 'a' ? [pair.a, '198.51.100.1', '203.0.113.1'] : [pair.b, '203.0.113.1', '198.51.100.1'];
+    return execIn(ns, ['ping', '-c', String(count), '-i', '0.2', '-W', '2', '-I', src, dst], { allowFail: true, timeoutMs: 15_000 });
+  };
+  return { pair, k1, start, ping };
+}
 
-  const agentA = spawnIn(pair.a, [process.execPath, BUNDLE, 'run', '--config', fa]);
-  registerCleanup(t, () => agentA.stop());
-  const agentB = spawnIn(pair.b, [process.execPath, BUNDLE, 'run', '--config', fb]);
-  registerCleanup(t, () => agentB.stop());
-  await waitForRoute(pair.a, '203.0.113.0/24', agentA);
-  await waitForRoute(pair.b, '198.51.100.0/24', agentB);
+t.test('ping crosses the ESP-in-UDP tunnel between two namespaces', async (t) => {
+  const { pair, k1, start } = await setup(t);
+  const agentA = await start('a');
+  const agentB = await start('b');
 
   const ab = await execIn(pair.a, ['ping', '-c', '3', '-i', '0.2', '-W', '2', '-I', '198.51.100.1', '203.0.113.1'], { allowFail: true, timeoutMs: 15_000 });
   t.equal(ab.code, 0, `a -> b ping:\n${ab.stdout}${ab.stderr}`);
@@ -83,4 +99,18 @@ t.test('ping crosses the ESP-in-UDP tunnel between two namespaces', async (t) =>
   t.notMatch(agentA.stderr(), new RegExp(k1.slice(0, 16)), 'no key bytes in the logs');
   const gone = await execIn(pair.a, ['ip', 'link', 'show', 'kl0'], { allowFail: true });
   t.not(gone.code, 0, 'the TUN device is gone after shutdown');
+});
+
+t.test('keyline killed with SIGKILL and restarted (as procd respawns it): the tunnel is back', async (t) => {
+  const { pair, start, ping } = await setup(t);
+  const first = await start('a');
+  await start('b');
+  t.equal((await ping('a')).code, 0, 'tunnel up');
+  process.kill(first.pid, 'SIGKILL');
+  await first.exited;
+  // Its socat is still there, holding kl0; the new agent must end it and take over.
+  const again = await start('a');
+  const r = await ping('a');
+  t.equal(r.code, 0, `ping after the restart:\n${r.stdout}${again.stderr()}`);
+  t.match(again.stderr(), /ended socat \d+ left behind/, `the orphaned bridge was ended and said so:\n${again.stderr()}`);
 });

@@ -4,6 +4,7 @@ import { KeylineError } from '../../../wire/errors.js';
 import { systemClock, type Clock, type Timer } from '../../../util/clock.js';
 import { execRunner, type Runner } from './ip.js';
 import type { Tunnel } from './tunnel.js';
+import { forgetBridgePid, reapStaleBridge, recordBridgePid } from './stale.js';
 import { bindLoopback, DEFAULT_MTU, findExecutable, freePort, SOCAT_MISSING, socatArgs, validate } from './socat.js';
 
 export { DEFAULT_MTU, SOCAT_MISSING, findExecutable, socatArgs } from './socat.js';
@@ -36,6 +37,11 @@ export interface TunBridgeOptions {
   linkTimeoutMs?: number;
   /** How long socat gets to exit on SIGTERM before SIGKILL. */
   stopTimeoutMs?: number;
+  /**
+   * Where socat's PID is kept, so that a bridge orphaned by a keyline that was killed is ended
+   * by the next start (see stale.ts). Unset: no PID file.
+   */
+  pidFile?: string;
 }
 
 /** Restart back-off: 1 s doubling to 30 s; a socat that ran 60 s counts as healthy again. */
@@ -190,6 +196,10 @@ export class TunBridge implements Tunnel {
 
   /** Start one socat and configure its device; rejects (with socat stopped) if either fails. */
   private async start(): Promise<void> {
+    if (this.opts.pidFile) {
+      const reaped = await reapStaleBridge(this.opts.pidFile, this.name);
+      if (reaped !== undefined) this.log(`tun ${this.name}: ended socat ${reaped} left behind by an earlier keyline`);
+    }
     // A device of that name already there is another keyline, or a socat orphaned by a crash:
     // socat would fail with an opaque "Device or resource busy", so say it here.
     if (await this.ip(['ip', 'link', 'show', 'dev', this.name]).then(() => true, () => false)) {
@@ -218,6 +228,7 @@ export class TunBridge implements Tunnel {
       if (this.proc === proc) this.proc = undefined;
       throw err;
     }
+    if (this.opts.pidFile && proc.child.pid !== undefined) recordBridgePid(this.opts.pidFile, proc.child.pid);
     void proc.exited.then((x) => this.exited(proc, x));
   }
 
@@ -331,6 +342,7 @@ export class TunBridge implements Tunnel {
     const proc = this.proc;
     this.proc = undefined;
     if (proc) await this.stop(proc);
+    if (this.opts.pidFile) forgetBridgePid(this.opts.pidFile);
     await new Promise<void>((resolve) => {
       try {
         this.sock.close(() => resolve());

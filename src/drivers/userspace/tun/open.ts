@@ -9,7 +9,7 @@ import { RouteTable } from './routes.js';
 export async function openTun(
   t: { readonly name: string; readonly address: string; readonly mtu?: number },
   log: Logger,
-  extra: Pick<TunBridgeOptions, 'socatPath' | 'linkTimeoutMs'> = {},
+  extra: Pick<TunBridgeOptions, 'socatPath' | 'linkTimeoutMs' | 'pidFile'> = {},
 ): Promise<{ tunnel: TunBridge; routes: RouteTable }> {
   const tunnel = await TunBridge.open({ ifname: t.name, address: t.address, mtu: t.mtu, log: (l) => log.warn(l), ...extra });
   const routes = new RouteTable({ ifname: t.name, log: (l) => log.warn(l) });
