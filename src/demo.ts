@@ -3,6 +3,8 @@
  * driver on a real UDP socket on loopback and an in-memory tunnel standing in for its TUN
  * device (no root needed). Hosts behind them ping each other through ESP-in-UDP; then the demo
  * replays, corrupts and forges packets and shows that each is dropped and counted.
+ * The keys are fresh random bytes on every run, so sequence-number IVs never repeat under a key;
+ * configured manual keys are held to the CBC suites instead (RFC 8221 §5, see the key file).
  */
 import { UserspaceDriver } from './drivers/userspace/driver.js';
 import { MemoryTunnel } from './drivers/userspace/tun/tunnel.js';
@@ -47,7 +49,7 @@ export async function demo(args: string[]): Promise<number> {
     };
     await install(a, manualSas(m));
     await install(b, manualSas(mirror(m, 'a')));
-    console.log(`keyline demo: ESP in UDP (RFC 4303, RFC 3948), ${suite}, manual keys, ${backend.name} crypto`);
+    console.log(`keyline demo: ESP in UDP (RFC 4303, RFC 3948), ${suite}, fresh random keys, ${backend.name} crypto`);
     console.log(`  agent a  ${endpointText(ua.local)}  protects 198.51.100.0/24  SPI in ${spiText(m.spiIn)} out ${spiText(m.spiOut)}`);
     console.log(`  agent b  ${endpointText(ub.local)}  protects 203.0.113.0/24  SPI in ${spiText(m.spiOut)} out ${spiText(m.spiIn)}\n`);
 
