@@ -72,8 +72,10 @@ export const PEER_SCHEMA: Schema<PeerKeys, LocalConfig> = {
   replayWindow: {
     key: 'replay-window',
     type: integer(0, 4096),
-    derive: (_peer, local) => local.replayWindow,
-    doc: "anti-replay window in packets (default: local's replay-window)",
+    // RFC 4303 §3.3.3: with manual keys the sender's counter cannot be reset, so anti-replay is
+    // off unless asked for: a restarted peer starts again at 1, and a window would drop it all.
+    derive: (peer, local) => (peer.keying === 'manual' ? 0 : local.replayWindow),
+    doc: "anti-replay window in packets (default: local's replay-window; 0 for keying=manual)",
   },
   lifetime: { key: 'lifetime', type: duration(10, 30 * DAY), doc: 'hard SA lifetime, e.g. 1h or 2h30m' },
   lifeBytes: { key: 'life-bytes', type: size(1, 2 ** 50), doc: 'hard SA byte limit, e.g. 500M or 1G' },

@@ -64,6 +64,12 @@ function checkManual(peer: BuiltPeer, p: Problems): void {
     report(p, addrAt, 'any', `addr=any cannot be used with keying=manual in peer ${c.name}: manual SAs need the peer's ADDRESS[:PORT]`);
   }
   if (c.esp === undefined) return;
+  const espAt = peer.at.get('esp');
+  if (SUITES[c.esp].combined && espAt) {
+    // RFC 8221 §5: counter-based nonces repeat when a manually keyed sender restarts at 1 under the same key.
+    const why = 'AES-GCM and ChaCha20-Poly1305 need a nonce that never repeats under one key, and a restart would repeat it (RFC 8221 §5)';
+    report(p, espAt, c.esp, `esp=${c.esp} cannot be used with keying=manual in peer ${c.name}: ${why}; use aes128-sha256 or aes256-sha256`);
+  }
   checkKeyLength(peer, 'key-in', c.keyIn, p);
   checkKeyLength(peer, 'key-out', c.keyOut, p);
 }

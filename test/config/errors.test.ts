@@ -1,35 +1,49 @@
 import t, { type Test } from 'tap';
 import { parseConfig, ConfigError, MAX_PROBLEMS } from '../../src/config/index.js';
 import { KeylineError } from '../../src/wire/errors.js';
-import { peer } from './fixtures/keys.js';
+import { GOOD, b64Of, hexOf, peer } from './fixtures/keys.js';
 
-/** The ConfigError message for `text`; fails the test if it parses. */
+/**
+ * The ConfigError message for `text`; fails the test if it parses. Also checks that every
+ * problem's line:column is where its token sits in `text` (tokens shown as `<N characters>`
+ * are not compared, `hex:…` only up to the ellipsis).
+ */
 function errorsOf(t: Test, text: string): string {
   try {
     parseConfig(text, { file: 'keys' });
   } catch (e) {
     t.ok(e instanceof ConfigError, 'a ConfigError');
+    for (const p of (e as ConfigError).problems) {
+      if (p.token.startsWith('<')) continue;
+      const there = text.replace(/^\uFEFF/, '').split('\n')[p.line - 1]!.slice(p.column - 1);
+      t.ok(there.startsWith(p.token.replace(/….*$/, '')), `${p.line}:${p.column} points at '${p.token}'`);
+    }
     return (e as Error).message;
   }
   t.fail('expected a ConfigError');
   return '';
 }
 
-// The shared peer line puts keys at fixed columns: extra keys start at column 298.
+/** Why validate.ts refuses combined-mode suites with keying=manual. */
+const NONCE_WHY =
+  'AES-GCM and ChaCha20-Poly1305 need a nonce that never repeats under one key, and a restart would repeat it (RFC 8221 §5)';
+
+// The shared peer line puts keys at fixed columns: esp's value at 44, local-net's at 68, remote-net's
+// at 90, spi-in's at 109, spi-out's at 124, key-in's at 138, key-out's at 279; extra keys start at 412.
 const cases: [string, string, string][] = [
   [
     'misspelt key, suggestion (the brief example)',
     'local mtu=1400\n' + peer('').replace(' remote-net', '\n   remote-nte'),
     "keys:3:4: unknown key 'remote-nte' in peer gw-b (did you mean 'remote-net'?)",
   ],
-  ['unknown key, nothing close', peer('frobnicate=1'), "keys:1:298: unknown key 'frobnicate' in peer gw-b"],
+  ['unknown key, nothing close', peer('frobnicate=1'), "keys:1:412: unknown key 'frobnicate' in peer gw-b"],
   [
     'key on the wrong directive',
     peer('mtu=1400') + 'local esn=on\n',
-    "keys:1:298: unknown key 'mtu' in peer gw-b ('mtu' belongs in the local entry)\n" +
+    "keys:1:412: unknown key 'mtu' in peer gw-b ('mtu' belongs in the local entry)\n" +
       "keys:2:7: unknown key 'esn' in the local entry ('esn' belongs in a peer entry)",
   ],
-  ['duplicate key', peer('esp=aes128gcm16'), "keys:1:298: duplicate key 'esp' in peer gw-b (first set on line 1)"],
+  ['duplicate key', peer('esp=aes128-sha256'), "keys:1:412: duplicate key 'esp' in peer gw-b (first set on line 1)"],
   ['duplicate peer', peer('') + peer('', 'gw-b'), "keys:2:6: duplicate peer 'gw-b' (first defined on line 1)"],
   ['second local', 'local mtu=1400\nlocal tun=x\n', 'keys:2:1: second local entry (the first is on line 1); put all local keys in one entry'],
   [
@@ -40,17 +54,17 @@ const cases: [string, string, string][] = [
   [
     'SPI 255',
     peer('').replace('spi-in=0x1001', 'spi-in=255'),
-    "keys:1:107: bad value '255' for spi-in in peer gw-b: SPI 255 is reserved (1..255 are reserved by IANA); expected 256..0xffffffff, in hex (0x...) or decimal",
+    "keys:1:109: bad value '255' for spi-in in peer gw-b: SPI 255 is reserved (1..255 are reserved by IANA); expected 256..0xffffffff, in hex (0x...) or decimal",
   ],
   [
     'host bits in the second list element: column of the element',
     peer('').replace('remote-net=10.1.0.0/16', 'remote-net=10.1.0.0/16,10.2.0.1/16'),
-    "keys:1:100: bad value '10.2.0.1/16' for remote-net in peer gw-b: host bits are set; the network is 10.2.0.0/16",
+    "keys:1:102: bad value '10.2.0.1/16' for remote-net in peer gw-b: host bits are set; the network is 10.2.0.0/16",
   ],
   [
     'prefix /33',
     peer('').replace('10.0.0.0/8', '10.0.0.0/33'),
-    "keys:1:66: bad value '10.0.0.0/33' for local-net in peer gw-b: the prefix length must be 0..32 for IPv4",
+    "keys:1:68: bad value '10.0.0.0/33' for local-net in peer gw-b: the prefix length must be 0..32 for IPv4",
   ],
   [
     'continuation with no entry',
@@ -82,15 +96,32 @@ const cases: [string, string, string][] = [
     'peer gw-b addr=any keying=psk-static local-net=10.0.0.0/8 remote-net=10.1.0.0/16\n',
     'keys:1:27: keying=psk-static in peer gw-b is not available in this build (available: keying=manual)',
   ],
+  // The AEAD key length is still checked for manual peers, next to the refusal of the suite itself.
   [
-    'AEAD key length',
-    peer('').replace(/key-in=\S+/, 'key-in=hex:' + '00'.repeat(32)),
-    'keys:1:136: key-in of peer gw-b is 32 bytes; aes256gcm16 needs 36 (32-byte key + 4-byte salt)',
+    'AEAD key length (reported with the combined-suite error)',
+    peer('')
+      .replace('aes256-sha256', 'aes256gcm16')
+      .replace(/key-in=\S+/, 'key-in=hex:' + '00'.repeat(32))
+      .replace(/key-out=\S+/, 'key-out=hex:' + '00'.repeat(36)),
+    `keys:1:44: esp=aes256gcm16 cannot be used with keying=manual in peer gw-b: ${NONCE_WHY}; use aes128-sha256 or aes256-sha256\n` +
+      'keys:1:136: key-in of peer gw-b is 32 bytes; aes256gcm16 needs 36 (32-byte key + 4-byte salt)',
+  ],
+  [
+    'AEAD key length, both directions wrong (aes128gcm16 with 64-byte keys)',
+    peer('').replace('aes256-sha256', 'aes128gcm16'),
+    `keys:1:44: esp=aes128gcm16 cannot be used with keying=manual in peer gw-b: ${NONCE_WHY}; use aes128-sha256 or aes256-sha256\n` +
+      'keys:1:136: key-in of peer gw-b is 64 bytes; aes128gcm16 needs 20 (16-byte key + 4-byte salt)\n' +
+      'keys:1:277: key-out of peer gw-b is 64 bytes; aes128gcm16 needs 20 (16-byte key + 4-byte salt)',
   ],
   [
     'CBC key length',
-    peer('').replace('aes256gcm16', 'aes128-sha256').replace(/key-in=\S+/, 'key-in=hex:' + '00'.repeat(48)),
-    'keys:1:247: key-out of peer gw-b is 36 bytes; aes128-sha256 needs 48 (16-byte AES key + 32-byte HMAC-SHA-256 key)',
+    peer('').replace('aes256-sha256', 'aes128-sha256').replace(/key-in=\S+/, 'key-in=hex:' + '00'.repeat(48)),
+    'keys:1:247: key-out of peer gw-b is 64 bytes; aes128-sha256 needs 48 (16-byte AES key + 32-byte HMAC-SHA-256 key)',
+  ],
+  [
+    'CBC key length, aes256-sha256',
+    peer('').replace(/key-in=\S+/, 'key-in=hex:' + '00'.repeat(36)),
+    'keys:1:138: key-in of peer gw-b is 36 bytes; aes256-sha256 needs 64 (32-byte AES key + 32-byte HMAC-SHA-256 key)',
   ],
   [
     'manual keying without its keys',
@@ -102,14 +133,14 @@ const cases: [string, string, string][] = [
   [
     'SPIs shared by two peers',
     peer('') + peer('', 'gw-c'),
-    'keys:2:107: spi-in 0x1001 of peer gw-c is already used by peer gw-b (SPIs must be unique per direction)\n' +
-      'keys:2:122: spi-out 0x2001 of peer gw-c is already used by peer gw-b (SPIs must be unique per direction)',
+    'keys:2:109: spi-in 0x1001 of peer gw-c is already used by peer gw-b (SPIs must be unique per direction)\n' +
+      'keys:2:124: spi-out 0x2001 of peer gw-c is already used by peer gw-b (SPIs must be unique per direction)',
   ],
   [
     'address families that cannot match',
     peer('').replace('remote-net=10.1.0.0/16', 'remote-net=fd00::/8'),
-    'keys:1:66: local-net of peer gw-b has IPv4 prefixes but remote-net has none, so they can never match\n' +
-      'keys:1:88: remote-net of peer gw-b has IPv6 prefixes but local-net has none, so they can never match',
+    'keys:1:68: local-net of peer gw-b has IPv4 prefixes but remote-net has none, so they can never match\n' +
+      'keys:1:90: remote-net of peer gw-b has IPv6 prefixes but local-net has none, so they can never match',
   ],
   [
     'bad values of every local key type, all reported',
@@ -180,4 +211,51 @@ t.test('value errors and validation errors are reported together', async (t) => 
     "keys:1:21: bad value 'maybe' for esn in peer a: expected on/off, yes/no or true/false\n" +
       'keys:2:24: keying=ike in peer b is not available in this build (available: keying=manual)',
   );
+});
+
+t.test('keying=manual refuses combined-mode suites, at the esp token (RFC 8221 §5)', async (t) => {
+  const keys = (n: number) => (text: string) =>
+    text.replace(/key-in=\S+/, `key-in=hex:${'11'.repeat(n)}`).replace(/key-out=\S+/, `key-out=hex:${'22'.repeat(n)}`);
+  // Key lengths right for each suite, so the suite itself is the only problem.
+  for (const [suite, len] of [
+    ['aes128gcm16', 20],
+    ['aes256gcm16', 36],
+    ['chacha20poly1305', 36],
+  ] as const) {
+    const text = keys(len)(peer('').replace('esp=aes256-sha256', `esp=${suite}`));
+    t.equal(text.indexOf(`esp=${suite}`) + 'esp='.length + 1, 44, 'the value of esp= starts at column 44');
+    t.equal(
+      errorsOf(t, text),
+      `keys:1:44: esp=${suite} cannot be used with keying=manual in peer gw-b: ${NONCE_WHY}; use aes128-sha256 or aes256-sha256`,
+      suite,
+    );
+  }
+  // On a continuation line of a multi-line entry, and named by the peer it is in.
+  const good = GOOD.replace('esp=aes256-sha256', 'esp=chacha20poly1305')
+    .replace(/key-in=\S+/, `key-in=hex:${'11'.repeat(36)}`)
+    .replace(/key-out=\S+/, `key-out=base64:${b64Of(new Uint8Array(36))}`);
+  t.equal(good.split('\n')[3]!.indexOf('esp=chacha20poly1305') + 'esp='.length + 1, 49);
+  t.equal(
+    errorsOf(t, good),
+    `keys:4:49: esp=chacha20poly1305 cannot be used with keying=manual in peer gw-b: ${NONCE_WHY}; use aes128-sha256 or aes256-sha256`,
+  );
+  // The strongSwan alias is refused too, and reported by its canonical name at the written token.
+  const alias = keys(36)(peer('', 'gw-c').replace('esp=aes256-sha256', 'esp=aes256gcm'));
+  const e = t.throws(() => parseConfig(alias, { file: 'keys' })) as ConfigError;
+  t.equal(
+    e.message,
+    `keys:1:44: esp=aes256gcm16 cannot be used with keying=manual in peer gw-c: ${NONCE_WHY}; use aes128-sha256 or aes256-sha256`,
+  );
+  t.same(e.problems.map((p) => [p.line, p.column, p.token]), [[1, 44, 'aes256gcm16']]);
+  t.equal(alias.slice(43, 43 + 'aes256gcm '.length), 'aes256gcm ', 'column 44 is the written alias');
+  // The CBC suites the message recommends pass with their own key lengths.
+  for (const [suite, len] of [
+    ['aes128-sha256', 16 + 32],
+    ['aes256-sha256', 32 + 32],
+  ] as const) {
+    const c = parseConfig(keys(len)(peer('').replace('esp=aes256-sha256', `esp=${suite}`)));
+    t.equal(c.peers[0]!.esp, suite);
+    t.equal(c.peers[0]!.keyIn!.length, len);
+    t.equal(hexOf(c.peers[0]!.keyOut!), '22'.repeat(len));
+  }
 });

@@ -1,5 +1,11 @@
 import t from 'tap';
-import { parseConfig, formatConfig, ConfigError } from '../../src/config/index.js';
+import { parseConfig, formatConfig, ConfigError, PEER_SCHEMA, type LocalConfig } from '../../src/config/index.js';
+import { applySchema } from '../../src/config/build.js';
+import { Problems } from '../../src/config/errors.js';
+import type { PeerKeys } from '../../src/config/schema.js';
+import { tokenize } from '../../src/config/tokenize.js';
+import { KEYINGS } from '../../src/config/types.js';
+import { cipherSuite } from '../../src/config/values.js';
 import { addrText } from '../../src/sa/selector.js';
 import type { Prefix } from '../../src/sa/types.js';
 import { GOOD, KEY_FILE, KEY_IN, KEY_OUT, b64Of, hexOf, peer } from './fixtures/keys.js';
@@ -28,12 +34,12 @@ t.test('the example file parses to the expected structure', async (t) => {
     name: 'gw-b',
     addr: { addr: '192.0.2.2', port: 4500 },
     keying: 'manual',
-    esp: 'aes256gcm16',
+    esp: 'aes256-sha256',
     mode: 'tunnel',
     spiIn: 0x1001,
     spiOut: 0x2001,
     esn: true,
-    replayWindow: 64,
+    replayWindow: 0, // keying=manual: anti-replay off unless set (RFC 4303 §3.3.3), whatever local says
   });
   t.same(localNet?.map(pfx), ['198.51.100.0/24']);
   t.same(remoteNet?.map(pfx), ['203.0.113.0/24']);
@@ -45,14 +51,15 @@ t.test('the example file parses to the expected structure', async (t) => {
 t.test('folding: tabs, comment and blank lines inside an entry, CRLF, BOM', async (t) => {
   const text =
     '\uFEFFpeer a addr=192.0.2.2 keying=manual\r\n' +
-    '\tesp=aes128gcm16   # inline comment\r\n' +
+    '\tesp=aes128-sha256   # inline comment\r\n' +
     '# a comment line in column 1 does not end the entry\r\n' +
     '\r\n' +
     '  mode=transport spi-in=256 spi-out=0x101\r\n' +
-    `\t  key-in=hex:${'11'.repeat(20)} key-out=hex:${'22'.repeat(20)}\r\n`;
+    `\t  key-in=hex:${'11'.repeat(48)} key-out=hex:${'22'.repeat(48)}\r\n`;
   const c = parseConfig(text);
   const p = c.peers[0]!;
-  t.equal(p.esp, 'aes128gcm16');
+  t.equal(p.esp, 'aes128-sha256');
+  t.equal(p.keyIn!.length, 16 + 32);
   t.equal(p.mode, 'transport');
   t.equal(p.spiIn, 256);
   t.equal(p.localNet, undefined, 'transport mode needs no nets');
@@ -66,24 +73,107 @@ t.test('comments: # starts a comment only at the start of a token', async (t) =>
   t.equal(e.message, "keys:1:11: bad value 'kl#0' for tun in the local entry: expected an interface name of 1..15 letters, digits, _ or -");
 });
 
-t.test('defaults: no local entry, peer inherits replay-window', async (t) => {
-  const c = parseConfig('local replay-window=128\n' + peer('') + peer('replay-window=0 esn=off', 'gw-c').replace(/spi-(in|out)=0x(\d+)/g, 'spi-$1=0x9$2'));
-  t.equal(c.peers[0]!.replayWindow, 128);
-  t.equal(c.peers[1]!.replayWindow, 0);
+t.test('defaults: no local entry; a manual peer does not inherit replay-window (RFC 4303 §3.3.3)', async (t) => {
+  const spis = (n: number) => (text: string) => text.replace(/spi-(in|out)=0x(\d+)/g, `spi-$1=0x${n}$2`);
+  const c = parseConfig(
+    'local replay-window=128\n' +
+      peer('') +
+      spis(9)(peer('replay-window=0 esn=off', 'gw-c')) +
+      spis(8)(peer('replay-window=64', 'gw-d')) +
+      spis(7)(peer('replay-window=128', 'gw-e')),
+  );
+  t.equal(c.local.replayWindow, 128);
+  t.equal(c.peers[0]!.keying, 'manual');
+  t.equal(c.peers[0]!.replayWindow, 0, "manual peer: 0 by default, not the local entry's 128");
+  t.equal(c.peers[1]!.replayWindow, 0, 'explicit 0');
   t.equal(c.peers[1]!.esn, false);
+  t.equal(c.peers[2]!.replayWindow, 64, 'explicit replay-window=64 on a manual peer is honoured');
+  t.equal(c.peers[3]!.replayWindow, 128, 'explicit, equal to the local value');
   const d = parseConfig('');
   t.same(d.local.listen, [{ addr: '0.0.0.0', port: 4500 }]);
+  t.equal(d.local.replayWindow, 64);
   t.same(d.peers, []);
+  const m = parseConfig(peer(''));
+  t.equal(m.local.replayWindow, 64, 'no local entry: the local default');
+  t.equal(m.peers[0]!.replayWindow, 0, 'and still 0 for the manual peer');
+  t.match(formatConfig(m), / esn=on replay-window=0\n$/, 'keyline check shows the effective 0');
+  t.equal(parseConfig(peer('replay-window=64')).peers[0]!.replayWindow, 64, 'explicit 64 without a local entry');
+});
+
+/** A peer entry built against `local` the way parseConfig builds it, before the cross-key checks. */
+function buildPeerEntry(text: string, local: LocalConfig): { value?: PeerKeys; problems: number } {
+  const entries = tokenize(text, () => {
+    throw new Error('tokenize problem');
+  });
+  const [head, name, ...keys] = entries[0]!.tokens;
+  if (head?.text !== 'peer' || !name) throw new Error('not a peer entry');
+  const problems = new Problems('keys');
+  const values = { readFile: (): string => { throw new Error('no files'); }, baseDir: '.' };
+  const cx = { where: `peer ${name.text}`, head: name, headShown: name.text, values, inherit: local, problems };
+  const built = applySchema(PEER_SCHEMA, keys, cx);
+  return { value: built?.value, problems: problems.count };
+}
+
+t.test("replay-window: peers with other keying methods still inherit the local entry's", async (t) => {
+  // In this build parseConfig rejects every peer that is not keying=manual ("keying=... is not
+  // available in this build", from validate.ts), so the derived value never reaches a Config.
+  // The file below has no other problem: the only errors are the keying ones.
+  const nets = 'local-net=10.0.0.0/8 remote-net=10.1.0.0/16';
+  const text =
+    'local replay-window=128\n' +
+    `peer gw-i addr=192.0.2.9 ${nets}\n` +
+    `peer gw-p addr=192.0.2.10 keying=psk-static esp=aes256gcm ${nets}\n` +
+    `peer gw-x addr=any keying=x25519-static replay-window=32 ${nets}\n`;
+  const e = t.throws(() => parseConfig(text)) as ConfigError;
+  t.equal(
+    e.message,
+    'keys:2:6: peer gw-i has no keying= and the default, keying=ike, is not available in this build (available: keying=manual)\n' +
+      'keys:3:34: keying=psk-static in peer gw-p is not available in this build (available: keying=manual)\n' +
+      'keys:4:27: keying=x25519-static in peer gw-x is not available in this build (available: keying=manual)',
+  );
+  const lines = text.split('\n');
+  t.equal(lines[2]!.indexOf('keying=psk-static') + 'keying='.length + 1, 34);
+  t.equal(lines[3]!.indexOf('keying=x25519-static') + 'keying='.length + 1, 27);
+
+  // Where the derived default is observable: the entry as built from the table, before validation.
+  const local = parseConfig('local replay-window=128\n').local;
+  t.equal(local.replayWindow, 128);
+  const ike = buildPeerEntry(lines[1]!, local);
+  t.equal(ike.problems, 0);
+  t.equal(ike.value?.keying, 'ike');
+  t.equal(ike.value?.replayWindow, 128, "keying=ike (the default) inherits local's 128");
+  const psk = buildPeerEntry(lines[2]!, local);
+  t.equal(psk.problems, 0);
+  t.equal(psk.value?.keying, 'psk-static');
+  t.equal(psk.value?.replayWindow, 128, "keying=psk-static inherits local's 128");
+  t.equal(psk.value?.esp, 'aes256gcm16', 'strongSwan alias, on a peer where GCM is allowed');
+  const x = buildPeerEntry(lines[3]!, local);
+  t.equal(x.problems, 0);
+  t.equal(x.value?.keying, 'x25519-static');
+  t.equal(x.value?.replayWindow, 32, 'explicit replay-window wins');
+  t.equal(buildPeerEntry(lines[1]!, parseConfig('').local).value?.replayWindow, 64, "the local entry's default 64");
+  // The same builder gives a manual peer 0, as parseConfig does.
+  const manual = buildPeerEntry(peer(''), local);
+  t.equal(manual.problems, 0);
+  t.equal(manual.value?.replayWindow, 0);
+  // And the table's rule itself, for every keying method.
+  for (const keying of KEYINGS) {
+    t.equal(PEER_SCHEMA.replayWindow.derive!({ keying }, local), keying === 'manual' ? 0 : 128, `derive for keying=${keying}`);
+  }
 });
 
 t.test('values in context: lists, endpoints, aliases, lifetimes', async (t) => {
   const c = parseConfig(
     'local listen=0.0.0.0:4500,[::]:4501 log-level=debug backend=noble driver=memory mtu=9000\n' +
-      peer('lifetime=2h30m life-bytes=1G life-packets=1000000').replace('aes256gcm16', 'aes256gcm'),
+      peer('lifetime=2h30m life-bytes=1G life-packets=1000000'),
   );
   t.same(c.local.listen, [{ addr: '0.0.0.0', port: 4500 }, { addr: '::', port: 4501 }]);
   const p = c.peers[0]!;
-  t.equal(p.esp, 'aes256gcm16', 'strongSwan alias');
+  t.equal(p.esp, 'aes256-sha256');
+  // The strongSwan alias names a GCM suite, which keying=manual refuses (RFC 8221 §5); the alias
+  // is checked on the value parser here and on a psk-static peer entry in the replay-window test.
+  t.equal(cipherSuite.parse('aes256gcm', { readFile: () => '', baseDir: '.' }), 'aes256gcm16', 'strongSwan alias');
+  t.equal(cipherSuite.parse('aes128gcm', { readFile: () => '', baseDir: '.' }), 'aes128gcm16', 'strongSwan alias');
   t.equal(p.lifetime, 9000);
   t.equal(p.lifeBytes, 2 ** 30);
   t.equal(p.lifePackets, 1000000);
@@ -117,10 +207,10 @@ t.test('formatConfig: every key with its effective value, then parses back', asy
     out,
     '# effective configuration of keys: defaults included, secrets masked\n' +
       'local id=fqdn:gw-a.example listen=0.0.0.0:4500 driver=userspace tun=kl0 tun-addr=198.51.100.1/24 mtu=1400 log-level=info backend=auto replay-window=64\n' +
-      'peer gw-b addr=192.0.2.2:4500 keying=manual esp=aes256gcm16 mode=tunnel local-net=198.51.100.0/24 remote-net=203.0.113.0/24' +
-      ' spi-in=0x1001 spi-out=0x2001 key-in=<secret 36 bytes> key-out=<secret 36 bytes> esn=on replay-window=64\n',
+      'peer gw-b addr=192.0.2.2:4500 keying=manual esp=aes256-sha256 mode=tunnel local-net=198.51.100.0/24 remote-net=203.0.113.0/24' +
+      ' spi-in=0x1001 spi-out=0x2001 key-in=<secret 64 bytes> key-out=<secret 64 bytes> esn=on replay-window=0\n',
   );
-  const back = parseConfig(out.replace('key-in=<secret 36 bytes>', `key-in=hex:${hexOf(KEY_IN)}`).replace('key-out=<secret 36 bytes>', `key-out=base64:${b64Of(KEY_OUT)}`), {
+  const back = parseConfig(out.replace('key-in=<secret 64 bytes>', `key-in=hex:${hexOf(KEY_IN)}`).replace('key-out=<secret 64 bytes>', `key-out=base64:${b64Of(KEY_OUT)}`), {
     file: 'keys',
   });
   t.equal(formatConfig(back), out, 'the printed form is a fixed point');
@@ -142,9 +232,9 @@ t.test('formatConfig of a file setting every key is a fixed point', async (t) =>
   );
   t.equal(
     out.split('\n')[2],
-    'peer gw-b addr=192.0.2.2:4500 keying=manual esp=aes256gcm16 mode=transport local-net=10.0.0.0/8,fd00::/8 remote-net=10.1.0.0/16,fd01::/16' +
-      ' spi-in=0x1001 spi-out=0x2001 key-in=<secret 36 bytes> key-out=<secret 36 bytes> esn=off replay-window=32 lifetime=1d life-bytes=64k life-packets=5000',
+    'peer gw-b addr=192.0.2.2:4500 keying=manual esp=aes256-sha256 mode=transport local-net=10.0.0.0/8,fd00::/8 remote-net=10.1.0.0/16,fd01::/16' +
+      ' spi-in=0x1001 spi-out=0x2001 key-in=<secret 64 bytes> key-out=<secret 64 bytes> esn=off replay-window=32 lifetime=1d life-bytes=64k life-packets=5000',
   );
-  const again = out.replace('key-in=<secret 36 bytes>', `key-in=hex:${hexOf(KEY_IN)}`).replace('key-out=<secret 36 bytes>', `key-out=hex:${hexOf(KEY_OUT)}`);
+  const again = out.replace('key-in=<secret 64 bytes>', `key-in=hex:${hexOf(KEY_IN)}`).replace('key-out=<secret 64 bytes>', `key-out=hex:${hexOf(KEY_OUT)}`);
   t.equal(formatConfig(parseConfig(again)), out);
 });
