@@ -1,4 +1,8 @@
-import type { Policy, SaCounters, SaSpec, Direction, Selector } from '../sa/types.js';
+import type { Policy, SaCounters, SaSpec, Direction, Selector, Endpoint } from '../sa/types.js';
+
+export interface SaUpdate {
+  readonly remote?: Endpoint;
+}
 
 /**
  * The driver seam (see DESIGN.md): the agent hands SAs and policies down, events come back up.
@@ -29,6 +33,11 @@ export interface Driver {
   /** A fresh inbound SPI not in use (and outside the reserved 1..255 range). */
   allocSpi(): Promise<number>;
   addSa(sa: SaSpec): Promise<void>;
+  /**
+   * Change what may change on a live SA without rekeying: the peer's outer endpoint (NAT
+   * rebinding, MOBIKE-style moves, RFC 7296 §2.23). Rejects with 'NO_SA' for an unknown SPI.
+   */
+  updateSa(dir: Direction, spi: number, change: SaUpdate): Promise<void>;
   deleteSa(dir: Direction, spi: number): Promise<void>;
   addPolicy(p: Policy): Promise<void>;
   deletePolicy(id: number): Promise<void>;

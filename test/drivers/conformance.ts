@@ -186,6 +186,17 @@ export function conformance(t: Test, name: string, make: () => Promise<DriverPai
     t.equal(p.b.counters('in', m.spiOut)?.packets, 2, 'deleting the new SA falls back to the old');
   });
 
+  t.test(`${name}: updateSa moves an SA to a new outer endpoint; unknown SPIs are refused`, async (t) => {
+    const p = await fixture(t);
+    const m = cfg(p);
+    await installBoth(p, m);
+    await p.a.updateSa('out', m.spiOut, { remote: { addr: m.remote.addr, port: m.remote.port } });
+    p.sendFromA(ping(1));
+    await p.settle();
+    t.equal(p.deliveredAtB().length, 1, 'still delivered after an update to the same endpoint');
+    await t.rejects(p.a.updateSa('out', 0x7777, { remote: m.remote }), { code: 'NO_SA' });
+  });
+
   t.test(`${name}: deleting the policy stops traffic`, async (t) => {
     const p = await fixture(t);
     const m = cfg(p);

@@ -133,3 +133,19 @@ t.test('NAT rebinding: after an authenticated packet from a new port, replies fo
   t.equal(p.a.counters('in', m.spiIn)?.drops['replay'], 1, 'the replay is dropped');
   t.equal(p.a.sad.get('out', m.spiOut)?.remote.port, moved.local.port, 'and did not redirect traffic');
 });
+
+t.test('updateSa: outbound ESP goes to the new endpoint at once', async (t) => {
+  const p = await userspacePair({ udp: true });
+  t.teardown(() => p.close());
+  const m = peerConfig({ local: p.endA, remote: p.endB });
+  await installBoth(p, m);
+  const elsewhere = await UdpTransport.open({ addr: '127.0.0.1', port: 0 });
+  t.teardown(() => elsewhere.close());
+  const got: Uint8Array[] = [];
+  elsewhere.onDatagram((d) => got.push(d));
+  await p.a.updateSa('out', m.spiOut, { remote: elsewhere.local });
+  p.sendFromA(icmpEcho('198.51.100.10', '203.0.113.10', 1, 1));
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(got.length, 1);
+  t.equal(p.deliveredAtB().length, 0);
+});

@@ -1,5 +1,6 @@
-import type { Driver, DriverEventHandler, DriverFeatures } from '../driver.js';
-import type { Direction, Policy, SaCounters, SaSpec } from '../../sa/types.js';
+import type { Driver, DriverEventHandler, DriverFeatures, SaUpdate } from '../driver.js';
+import type { Direction, Endpoint, Policy, SaCounters, SaSpec } from '../../sa/types.js';
+import { KeylineError } from '../../wire/errors.js';
 import { Sad, spiText } from '../../sa/sad.js';
 import { Spd } from '../../sa/spd.js';
 import { parseIp } from '../../sa/ip.js';
@@ -11,6 +12,8 @@ import { bumpDrop, checkSpec, DropCounters, EventHub, limitReached, newCounters,
 
 interface MemSa extends LifeState {
   softFired: boolean;
+  /** The outer endpoint as last set (install or updateSa), for tests to inspect. */
+  remote?: Endpoint;
 }
 
 /**
@@ -46,7 +49,13 @@ export class MemoryDriver implements Driver {
 
   async addSa(spec: SaSpec): Promise<void> {
     checkSpec(spec, this.features.maxReplayWindow);
-    this.sad.add({ spec, counters: newCounters(), addedAt: this.clock.now(), softFired: false });
+    this.sad.add({ spec, counters: newCounters(), addedAt: this.clock.now(), softFired: false, remote: spec.remote });
+  }
+
+  async updateSa(dir: Direction, spi: number, change: SaUpdate): Promise<void> {
+    const sa = this.sad.get(dir, spi);
+    if (!sa) throw new KeylineError('NO_SA', `no ${dir}bound SA ${spiText(spi)}`);
+    if (change.remote) sa.remote = change.remote;
   }
 
   async deleteSa(dir: Direction, spi: number): Promise<void> {

@@ -1,4 +1,5 @@
-import type { Driver, DriverEventHandler, DriverFeatures } from '../driver.js';
+import type { Driver, DriverEventHandler, DriverFeatures, SaUpdate } from '../driver.js';
+import { KeylineError } from '../../wire/errors.js';
 import type { Backend } from '../../crypto/types.js';
 import type { Direction, Endpoint, Policy, SaCounters, SaSpec } from '../../sa/types.js';
 import type { IpInfo } from '../../sa/ip.js';
@@ -89,6 +90,12 @@ export class UserspaceDriver implements Driver, DatapathHost {
     checkSpec(spec, this.features.maxReplayWindow);
     this.sad.add(makeUserSa(spec, this.backend, this.clock.now()));
     this.log.debug(`${spec.peer}: SA ${spec.dir} ${spiText(spec.spi)} ${spec.suite} ${spec.mode} installed`);
+  }
+
+  async updateSa(dir: Direction, spi: number, change: SaUpdate): Promise<void> {
+    const sa = this.sad.get(dir, spi);
+    if (!sa) throw new KeylineError('NO_SA', `no ${dir}bound SA ${spiText(spi)}`);
+    if (change.remote) sa.remote = { addr: change.remote.addr, port: change.remote.port };
   }
 
   async deleteSa(dir: Direction, spi: number): Promise<void> {
