@@ -26,3 +26,16 @@ export const LIMITS = {
   /** How often the userspace driver checks time-based SA lifetimes. */
   lifetimeTickMs: 1_000,
 } as const;
+
+/**
+ * IKE exchange reliability (RFC 7296 §2.1, §2.4). Retransmit only on timeout, with doubling
+ * back-off: retransmissions at 2, 6, 14, 30 and 62 s after the first send, give up at 126 s
+ * (strongSwan's defaults give up after ~165 s). A lossy uplink loses a whole exchange only if
+ * six sends in a row are lost.
+ */
+export const IKE_TIMERS = {
+  retransmitBaseMs: 2_000,
+  retransmitTries: 5,
+  /** Requests waiting for the window (size 1) per IKE SA; more is a local bug or a storm. */
+  pendingRequestsMax: 32,
+} as const;
