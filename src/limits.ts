@@ -39,3 +39,15 @@ export const IKE_TIMERS = {
   /** Requests waiting for the window (size 1) per IKE SA; more is a local bug or a storm. */
   pendingRequestsMax: 32,
 } as const;
+
+/** DoS limits of the IKE responder (RFC 7296 §2.6). */
+export const IKE_LIMITS = {
+  /** Half-open IKE SAs (IKE_SA_INIT answered, IKE_AUTH not yet) before cookies are demanded. */
+  cookieThreshold: 16,
+  /** Hard cap on half-open IKE SAs; beyond it new IKE_SA_INIT requests are dropped. */
+  halfOpenMax: 1_024,
+  /** Hard cap on IKE SAs of all states. */
+  ikeSaMax: 4_096,
+  /** Cookie secrets rotate this often; a cookie made with the previous secret is still accepted. */
+  cookieSecretMs: 120_000,
+} as const;
