@@ -1,6 +1,7 @@
 import t from 'tap';
 import { parseConfig, formatConfig, ConfigError, MAX_PROBLEMS } from '../../src/config/index.js';
 import { GOOD, peer, secretPieces } from './fixtures/keys.js';
+import { rng } from '../helpers/rng.js';
 
 /**
  * Random edits of valid files must only ever give a Config or a ConfigError: never another
@@ -17,15 +18,6 @@ const BASES = [
 const ALPHABET = [' ', '\t', '\n', '\r', '#', '=', ',', ':', '/', '[', ']', '.', '0', 'f', 'x', 'Z', '-', '%', 'é', '\u0000', 'hex:', 'base64:', 'file:', 'peer ', 'local '];
 const PIECES = secretPieces(16);
 
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 function mutate(s: string, r: () => number): string {
   const pick = <T>(a: readonly T[]): T => a[Math.floor(r() * a.length)]!;

@@ -2,6 +2,7 @@ import type { Test } from 'tap';
 import { MalformedError } from '../../src/wire/errors.js';
 import { fromHex } from '../../src/wire/bytes.js';
 import type { RawPayload } from '../../src/ike/message.js';
+export { rng } from '../helpers/rng.js';
 
 /** Run fn and check that it threw a MalformedError (not any other error); returns it. */
 export function malformed(t: Test, fn: () => unknown, what?: RegExp): MalformedError | undefined {
@@ -30,13 +31,3 @@ export function patched(hexStr: string, at: number, ...values: number[]): Uint8A
   return b;
 }
 
-/** Deterministic xorshift32, as in test/config/fuzz.test.ts, so a failure reproduces. */
-export function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
