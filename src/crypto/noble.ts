@@ -2,9 +2,9 @@ import { cbc, gcm } from '@noble/ciphers/aes.js';
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
+import { encryptThenMac } from './etm.js';
 import type { Aead, Backend, Hash, Prf, SuiteInfo } from './types.js';
 import { checkKeys, checkNoTail, checkSeal, SALT_LEN } from './suites.js';
-import { equalCT } from '../wire/bytes.js';
 import { KeylineError } from '../wire/errors.js';
 
 /**
@@ -56,41 +56,15 @@ function cbcHmacAead(info: SuiteInfo, encKey: Uint8Array, integKey: Uint8Array):
   const key = encKey.slice();
   // HMAC keyed once; each packet clones the keyed state instead of re-hashing the key pads.
   const keyed = hmac.create(sha256, integKey);
-  const icvLen = info.icvLen;
-  const mac = (aad: Uint8Array, iv: Uint8Array, ct: Uint8Array, tail: Uint8Array | undefined): Uint8Array => {
-    const h = keyed.clone().update(aad).update(iv).update(ct);
-    if (tail) h.update(tail);
-    return h.digest();
-  };
-  return {
-    suite: info.suite,
-    combined: false,
-    ivLen: info.ivLen,
-    icvLen,
-    blockLen: info.blockLen,
-    seal(aad, iv, data, tail) {
-      checkSeal(info, iv, data);
-      // disablePadding: ESP/IKE pad themselves (RFC 4303 §2.4); PKCS#7 would add a block.
-      const ct = cbc(key, iv, { disablePadding: true }).encrypt(data);
-      const out = new Uint8Array(ct.length + icvLen);
-      out.set(ct, 0);
-      out.set(mac(aad, iv, ct, tail).subarray(0, icvLen), ct.length);
-      return out;
+  return encryptThenMac(info, {
+    encrypt: (iv, data) => cbc(key, iv, { disablePadding: true }).encrypt(data),
+    decrypt: (iv, ct) => cbc(key, iv, { disablePadding: true }).decrypt(ct),
+    mac(parts) {
+      const h = keyed.clone();
+      for (const part of parts) h.update(part);
+      return h.digest();
     },
-    open(aad, iv, sealed, tail) {
-      if (iv.length !== info.ivLen || sealed.length < icvLen) return null;
-      const n = sealed.length - icvLen;
-      if (n % info.blockLen !== 0) return null;
-      try {
-        const ct = sealed.subarray(0, n);
-        // Encrypt-then-MAC: verify before decrypting anything.
-        if (!equalCT(mac(aad, iv, ct, tail).subarray(0, icvLen), sealed.subarray(n))) return null;
-        return cbc(key, iv, { disablePadding: true }).decrypt(ct);
-      } catch {
-        return null;
-      }
-    },
-  };
+  });
 }
 
 const prfs = new Map<Hash, Prf>();

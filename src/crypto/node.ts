@@ -6,10 +6,12 @@ import {
   getCiphers,
   getHashes,
   randomFillSync,
-  timingSafeEqual,
+  type Cipher,
   type CipherGCMTypes,
+  type Decipher,
   type KeyObject,
 } from 'node:crypto';
+import { encryptThenMac } from './etm.js';
 import type { Aead, Backend, CipherSuite, Hash, Prf, SuiteInfo } from './types.js';
 import { checkKeys, checkNoTail, checkSeal, SALT_LEN } from './suites.js';
 import { KeylineError } from '../wire/errors.js';
@@ -119,48 +121,21 @@ function cbcHmacAead(info: SuiteInfo, encKey: Uint8Array, integKey: Uint8Array):
   const key = createSecretKey(encKey);
   const macKey = createSecretKey(integKey);
   const alg = ALG[info.suite];
-  const icvLen = info.icvLen;
-  // ICV = HMAC-SHA-256(aad || iv || ct || tail) truncated (RFC 4303 §2.8, RFC 4868 §2.1).
-  const mac = (aad: Uint8Array, iv: Uint8Array, ct: Uint8Array, tail: Uint8Array | undefined): Buffer => {
-    const h = createHmac('sha256', macKey).update(aad).update(iv).update(ct);
-    if (tail) h.update(tail);
-    return h.digest();
+  const run = (c: Cipher | Decipher, data: Uint8Array) => {
+    c.setAutoPadding(false);
+    const out = c.update(data);
+    c.final();
+    return plain(out);
   };
-  return {
-    suite: info.suite,
-    combined: false,
-    ivLen: info.ivLen,
-    icvLen,
-    blockLen: info.blockLen,
-    seal(aad, iv, data, tail) {
-      checkSeal(info, iv, data);
-      const c = createCipheriv(alg, key, iv);
-      c.setAutoPadding(false); // ESP/IKE pad themselves (RFC 4303 §2.4); PKCS#7 would add a block
-      const ct = c.update(data);
-      c.final();
-      const out = new Uint8Array(ct.length + icvLen);
-      out.set(ct, 0);
-      out.set(mac(aad, iv, ct, tail).subarray(0, icvLen), ct.length);
-      return out;
+  return encryptThenMac(info, {
+    encrypt: (iv, data) => run(createCipheriv(alg, key, iv), data),
+    decrypt: (iv, ct) => run(createDecipheriv(alg, key, iv), ct),
+    mac(parts) {
+      const h = createHmac('sha256', macKey);
+      for (const part of parts) h.update(part);
+      return plain(h.digest());
     },
-    open(aad, iv, sealed, tail) {
-      if (iv.length !== info.ivLen || sealed.length < icvLen) return null;
-      const n = sealed.length - icvLen;
-      if (n % info.blockLen !== 0) return null;
-      try {
-        const ct = sealed.subarray(0, n);
-        // Encrypt-then-MAC: verify before decrypting anything.
-        if (!timingSafeEqual(mac(aad, iv, ct, tail).subarray(0, icvLen), sealed.subarray(n))) return null;
-        const d = createDecipheriv(alg, key, iv);
-        d.setAutoPadding(false);
-        const pt = d.update(ct);
-        d.final();
-        return plain(pt);
-      } catch {
-        return null;
-      }
-    },
-  };
+  });
 }
 
 const prfs = new Map<Hash, Prf>();
