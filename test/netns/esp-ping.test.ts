@@ -102,7 +102,7 @@ t.test('ping crosses the ESP-in-UDP tunnel between two namespaces', async (t) =>
 });
 
 t.test('keyline killed with SIGKILL and restarted (as procd respawns it): the tunnel is back', async (t) => {
-  const { pair, start, ping } = await setup(t);
+  const { start, ping } = await setup(t);
   const first = await start('a');
   await start('b');
   t.equal((await ping('a')).code, 0, 'tunnel up');
