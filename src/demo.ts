@@ -12,8 +12,9 @@ import { UdpTransport } from './transport/udp.js';
 import type { Transport } from './transport/transport.js';
 import { autoBackend } from './crypto/index.js';
 import { manualSas, mirror, keyLength, type ManualPeer } from './sa/manual.js';
-import { prefix, subnetSelector, addrBytes } from './sa/selector.js';
-import { parseIp, buildIpPacket, checksum } from './sa/ip.js';
+import { prefix, subnetSelector, addrText } from './sa/selector.js';
+import { parseIp } from './sa/ip.js';
+import { icmpEcho } from './sa/icmp.js';
 import { spiText } from './sa/sad.js';
 import { endpointText } from './transport/transport.js';
 import type { CipherSuite } from './crypto/types.js';
@@ -54,7 +55,7 @@ export async function demo(args: string[]): Promise<number> {
     console.log(`  agent b  ${endpointText(ub.local)}  protects 203.0.113.0/24  SPI in ${spiText(m.spiOut)} out ${spiText(m.spiIn)}\n`);
 
     answerPings(tunB);
-    for (let i = 1; i <= PINGS; i++) tunA.inject(echo('198.51.100.10', '203.0.113.10', i, false));
+    for (let i = 1; i <= PINGS; i++) tunA.inject(icmpEcho('198.51.100.10', '203.0.113.10', 1, i, new Uint8Array(56)));
     await until(() => tunA.written.length >= PINGS);
     console.log(`198.51.100.10 -> 203.0.113.10: ${PINGS} echo requests, ${tunA.written.length} replies through the tunnel`);
 
@@ -107,24 +108,10 @@ function answerPings(tun: MemoryTunnel): void {
       const ip = parseIp(tun.written[seen]!);
       if (ip?.proto !== 1) continue;
       const icmp = tun.written[seen]!.subarray(ip.headerLen);
-      tun.inject(echo(addrTextOf(ip.dst), addrTextOf(ip.src), (icmp[6]! << 8) | icmp[7]!, true));
+      tun.inject(icmpEcho(addrText(ip.dst), addrText(ip.src), 1, (icmp[6]! << 8) | icmp[7]!, new Uint8Array(56), true));
     }
   }, 5);
   poll.unref();
-}
-
-const addrTextOf = (b: Uint8Array) => b.join('.');
-
-function echo(src: string, dst: string, seq: number, reply: boolean): Uint8Array {
-  const icmp = new Uint8Array(64);
-  icmp[0] = reply ? 0 : 8;
-  icmp[5] = 1;
-  icmp[6] = seq >> 8;
-  icmp[7] = seq & 0xff;
-  const c = checksum(icmp);
-  icmp[2] = c >> 8;
-  icmp[3] = c & 0xff;
-  return buildIpPacket(addrBytes(src), addrBytes(dst), 1, icmp);
 }
 
 function recording(t: Transport, log: Uint8Array[]): Transport {

@@ -8,7 +8,7 @@ export async function check(args: string[]): Promise<number> {
   const a = parseArgs(args, { flags: ['insecure-perms'] });
   const file = a.positional[0];
   if (!file || a.positional.length > 1) throw new KeylineError('USAGE', 'usage: keyline check FILE [--insecure-perms]');
-  const config = await loadConfig(file, { insecurePerms: a.flags.has('insecure-perms') });
+  const config = loadConfig(file, { insecurePerms: a.flags.has('insecure-perms') });
   planFromConfig(config); // the checks that span several keys
   process.stdout.write(formatConfig(config));
   return 0;

@@ -22,7 +22,7 @@ export async function run(args: string[]): Promise<number> {
   const level = a.values['log-level'];
   if (level !== undefined && !LEVELS.includes(level)) throw new KeylineError('USAGE', `--log-level must be one of ${LEVELS.join(', ')}`);
   const configPath = a.values['config'] ?? DEFAULT_CONFIG;
-  const config = await loadConfig(configPath, { insecurePerms: a.flags.has('insecure-perms') });
+  const config = loadConfig(configPath, { insecurePerms: a.flags.has('insecure-perms') });
   const plan = planFromConfig(config);
   const log = makeLogger((level ?? config.local.logLevel) as Level);
   const deps: AgentDeps = {

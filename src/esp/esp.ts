@@ -27,21 +27,8 @@ import type { ReplayWindow } from './replay.js';
 
 export const ESP_HEADER_LEN = 8;
 
-export type DropReason =
-  | 'short'
-  | 'unknown-spi'
-  | 'replay'
-  | 'auth'
-  | 'padding'
-  | 'policy'
-  | 'bad-inner'
-  | 'seq-exhausted'
-  | 'expired'
-  | 'no-policy'
-  | 'no-sa'
-  | 'discard-policy'
-  | 'bad-source'
-  | 'too-big';
+/** Why `openEsp` refused a packet (the driver counts further reasons of its own). */
+export type DropReason = 'short' | 'replay' | 'auth' | 'padding';
 
 /** Outbound sequence state: the last sequence number used (0 before the first packet). */
 export interface SendState {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { addrBytes } from '../sa/selector.js';
 import type { Endpoint } from '../sa/types.js';
+import { equalCT } from '../wire/bytes.js';
 
 /**
  * NAT detection (RFC 7296 §2.23): each side sends SHA-1(SPIi | SPIr | IP | port) of the source
@@ -37,11 +38,10 @@ export function detectNat(
   peerSeenFrom: Endpoint,
   ourAddress: Endpoint,
 ): NatState {
-  const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
   const peer = natHash(spiI, spiR, peerSeenFrom);
   const self = natHash(spiI, spiR, ourAddress);
   return {
-    peerBehindNat: sourceHashes.length > 0 && !sourceHashes.some((h) => same(h, peer)),
-    selfBehindNat: destinationHash !== undefined && !same(destinationHash, self),
+    peerBehindNat: sourceHashes.length > 0 && !sourceHashes.some((h) => equalCT(h, peer)),
+    selfBehindNat: destinationHash !== undefined && !equalCT(destinationHash, self),
   };
 }

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import { bundleMain, registerCleanup, spawnIn, type Proc } from '../netns/ns.js';
 import type { ChildConfig } from './udp-child.js';
+import { NON_ESP_MARKER } from '../../src/esp/udp.js';
 
 export interface Datagram {
   /** Our local port it arrived on. */
@@ -26,7 +27,7 @@ export interface UdpRelay {
 }
 
 export const NAT_T_PORT = 4500;
-const MARKER = new Uint8Array(4);
+const MARKER = NON_ESP_MARKER;
 
 /** Bundle udp-child.ts and start it in `ns` with sockets on addr:ports; cleanup registered on t. */
 export async function startUdpRelay(t: Test, ns: string, cfg: ChildConfig): Promise<UdpRelay> {

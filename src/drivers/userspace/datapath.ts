@@ -1,5 +1,5 @@
 import type { Backend } from '../../crypto/types.js';
-import type { Endpoint, SaSpec } from '../../sa/types.js';
+import type { Endpoint, Policy, SaSpec } from '../../sa/types.js';
 import { parseIp, buildIpPacket, type IpInfo } from '../../sa/ip.js';
 import { matches } from '../../sa/selector.js';
 import type { Spd } from '../../sa/spd.js';
@@ -28,7 +28,7 @@ export interface DatapathHost {
   deliver(packet: Uint8Array): void;
   /** An IKE message arrived on the ESP port (non-ESP marker stripped by the caller's handler). */
   ike(data: Uint8Array, from: Endpoint, via: Transport): void;
-  acquire(reqid: number, policyId: number, ip: IpInfo): void;
+  acquire(policy: Policy, ip: IpInfo): void;
   /** Byte/packet/seq limits are checked on the packet path; this reacts to them. */
   checkLimits(sa: UserSa): void;
   seqExhausted(sa: UserSa): void;
@@ -43,7 +43,7 @@ export function outbound(h: DatapathHost, packet: Uint8Array): void {
   if (policy.action !== 'protect') return h.dropped.bump(policy.action === 'discard' ? 'discard-policy' : 'bypass');
   const sa = h.sad.current(policy.reqid);
   if (!sa?.send) {
-    h.acquire(policy.reqid, policy.id, ip);
+    h.acquire(policy, ip);
     return h.dropped.bump('no-sa');
   }
   const transport = h.transportFor(sa.remote);

@@ -114,6 +114,7 @@ export class UserspaceDriver implements Driver, DatapathHost {
   async deletePolicy(id: number): Promise<void> {
     const p = this.spd.all().find((x) => x.id === id);
     if (!p || !this.spd.delete(id)) return;
+    this.acquiredAt.delete(p.reqid); // bounded by the installed policies, not by history
     if (p.action === 'protect') await this.opts.routes?.remove(prefixText(p.selector.remote));
   }
 
@@ -158,14 +159,13 @@ export class UserspaceDriver implements Driver, DatapathHost {
     else this.dropped.bump('ike-unhandled');
   }
 
-  acquire(reqid: number, policyId: number, ip: IpInfo): void {
+  acquire(policy: Policy, ip: IpInfo): void {
     const now = this.clock.now();
-    const last = this.acquiredAt.get(reqid);
+    const last = this.acquiredAt.get(policy.reqid);
     if (last !== undefined && now - last < (this.opts.acquireHoldMs ?? 1000)) return;
-    this.acquiredAt.set(reqid, now);
-    const selector = this.spd.all().find((p) => p.id === policyId)?.selector;
-    if (selector) this.events.emit({ type: 'acquire', reqid, policyId, selector });
-    this.log.debug(`acquire: reqid ${reqid} for ${ip.version === 4 ? 'IPv4' : 'IPv6'} proto ${ip.proto}`);
+    this.acquiredAt.set(policy.reqid, now);
+    this.events.emit({ type: 'acquire', reqid: policy.reqid, policyId: policy.id, selector: policy.selector });
+    this.log.debug(`acquire: reqid ${policy.reqid} for ${ip.version === 4 ? 'IPv4' : 'IPv6'} proto ${ip.proto}`);
   }
 
   checkLimits(sa: UserSa): void {
