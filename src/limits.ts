@@ -38,6 +38,16 @@ export const IKE_TIMERS = {
   retransmitTries: 5,
   /** Requests waiting for the window (size 1) per IKE SA; more is a local bug or a storm. */
   pendingRequestsMax: 32,
+  /** A responder's half-open IKE SA is dropped when IKE_AUTH has not completed by then. */
+  halfOpenMs: 30_000,
+  /** A connection with start=initiate that failed is tried again after this long. */
+  reinitiateMs: 10_000,
+  /** An old child or IKE SA replaced by a rekey goes this long after the peer's DELETE was due. */
+  rekeyLingerMs: 30_000,
+  /** Retry delay after the peer answered TEMPORARY_FAILURE (RFC 7296 §2.25). */
+  temporaryFailureMs: 3_000,
+  /** IKE_SA_INIT restarts (COOKIE, INVALID_KE_PAYLOAD) per attempt. */
+  initRestartsMax: 3,
 } as const;
 
 /** DoS limits of the IKE responder (RFC 7296 §2.6). */

@@ -133,6 +133,10 @@ export const NOTIFY = {
 /** Notify types below this are errors (RFC 7296 §3.10.1). */
 export const NOTIFY_STATUS_MIN = 16384;
 
+/** The IKE port (RFC 7296 §2); NAT-T moves to 4500 (RFC 3948), where a non-ESP marker precedes IKE. */
+export const IKE_PORT = 500;
+export const NAT_T_PORT = 4500;
+
 /** Traffic Selector Types (RFC 7296 §3.13.1). */
 export const TS_TYPE = {
   TS_IPV4_ADDR_RANGE: 7,

@@ -1,0 +1,528 @@
+/**
+ * The IKEv2 engine (RFC 7296, both roles): the IKE SA table with its caps, dispatch of incoming
+ * messages to the exchange tasks (tasks/*.ts), requests and responses through each SA's
+ * ExchangeWindow, child SAs handed to the driver, and the timers that rekey, check liveness and
+ * re-initiate. Everything peer-facing is decided after authentication; before it, a message can
+ * only be dropped and counted (or, for IKE_SA_INIT, answered without state when under load).
+ */
+import type { Backend } from '../crypto/types.js';
+import { DropCounters } from '../drivers/common.js';
+import type { Driver, DriverEvent } from '../drivers/driver.js';
+import { IKE_LIMITS, IKE_TIMERS } from '../limits.js';
+import { spiText } from '../sa/sad.js';
+import type { Endpoint } from '../sa/types.js';
+import { NON_ESP_MARKER } from '../esp/udp.js';
+import { endpointText, familyOf } from '../transport/transport.js';
+import type { Clock, Timer } from '../util/clock.js';
+import type { Logger } from '../util/log.js';
+import { concat } from '../wire/bytes.js';
+import { MalformedError } from '../wire/errors.js';
+import { name } from '../wire/iana.js';
+import { CookieJar } from './cookies.js';
+import { EXCHANGE, FLAG, IKE_PORT, NOTIFY, PAYLOAD, PROTO } from './constants.js';
+import { ExchangeWindow } from './exchange.js';
+import { isInitiator, isResponse } from './header.js';
+import { ourSpi, saName, type ChildSa, type IkeSa, type IkeSocket, type Inbound, type Pending } from './ike-sa.js';
+import { decodeMessage, decodePayload, encodePayload, type IkeHeader, type Payload, type RawPayload } from './message.js';
+import type { IkePeer } from './peer.js';
+import { checkRules } from './rules.js';
+import { openMessage, sealMessage } from './sk.js';
+import { StateMachine } from './state.js';
+import { handleInitRequest, handleInitResponse, startInit } from './tasks/init.js';
+import { handleAuthRequest } from './tasks/auth.js';
+import { answerCreateChild, startChildRekey, removeChild } from './tasks/child.js';
+import { handleInformationalRequest, sendDpd, deleteIkeSa } from './tasks/info.js';
+import { answerIkeRekey, startIkeRekey } from './tasks/ike-rekey.js';
+import { notifyPayload } from './tasks/init.js';
+import { planRekey } from '../sa/rekey.js';
+
+export interface EngineDeps {
+  readonly clock: Clock;
+  readonly random: (n: number) => Uint8Array;
+  /** Uniform in [0, 1): rekey jitter. */
+  readonly rand01: () => number;
+  readonly backend: Backend;
+  /** Which implementation does Diffie-Hellman. */
+  readonly dh: 'node' | 'noble';
+  readonly driver: Driver;
+  readonly log: Logger;
+  readonly sockets: readonly IkeSocket[];
+  readonly peers: readonly IkePeer[];
+  /**
+   * Make the peer encapsulate ESP in UDP even without a NAT, as strongSwan's encap=yes does, by
+   * sending a NAT_DETECTION_SOURCE_IP that cannot match. The userspace driver needs it: it can
+   * only send and receive UDP.
+   */
+  readonly forceEncap: boolean;
+}
+
+export type EngineEvent =
+  | { readonly type: 'ike-up'; readonly sa: IkeSa }
+  | { readonly type: 'ike-down'; readonly sa: IkeSa; readonly why: string }
+  | { readonly type: 'child-up'; readonly sa: IkeSa; readonly child: ChildSa; readonly rekey: boolean }
+  | { readonly type: 'child-down'; readonly sa: IkeSa; readonly child: ChildSa; readonly why: string }
+  | {
+      readonly type: 'message';
+      readonly dir: 'in' | 'out';
+      readonly exchange: number;
+      readonly response: boolean;
+      readonly messageId: number;
+      readonly bytes: number;
+      readonly payloads: readonly string[];
+      readonly peer: string;
+    };
+
+export class IkeEngine {
+  readonly drops = new DropCounters();
+  readonly cookies: CookieJar;
+  private readonly table = new Map<bigint, IkeSa>();
+  /** Responder SAs whose IKE_AUTH has not arrived, by initiator SPI and address (retransmits). */
+  private readonly halfOpen = new Map<string, IkeSa>();
+  private readonly listeners: ((e: EngineEvent) => void)[] = [];
+  private readonly retryTimers = new Map<string, Timer>();
+  private stopped = false;
+
+  constructor(readonly deps: EngineDeps) {
+    this.cookies = new CookieJar(deps.clock, deps.random);
+    deps.driver.onEvent((e) => this.guard('driver event', () => this.onDriverEvent(e)));
+  }
+
+  get log(): Logger {
+    return this.deps.log;
+  }
+
+  get now(): number {
+    return this.deps.clock.now();
+  }
+
+  on(listener: (e: EngineEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  emit(e: EngineEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        this.log.error(`event listener failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /** Bring up every connection with start=initiate. */
+  start(): void {
+    for (const p of this.deps.peers) if (p.start === 'initiate') this.initiate(p);
+  }
+
+  peer(name: string): IkePeer | undefined {
+    return this.deps.peers.find((p) => p.name === name);
+  }
+
+  /** All IKE SAs (for status and tests). */
+  sas(): IkeSa[] {
+    return [...this.table.values()];
+  }
+
+  sasOf(peer: IkePeer): IkeSa[] {
+    return this.sas().filter((s) => s.peer === peer && !s.fsm.is('closed'));
+  }
+
+  get halfOpenCount(): number {
+    return this.halfOpen.size;
+  }
+
+  /** Start an IKE SA for `peer` unless one is up or on its way. */
+  initiate(peer: IkePeer): void {
+    if (this.stopped || !peer.remote) return;
+    if (this.sasOf(peer).some((s) => s.fsm.is('connecting', 'authenticating', 'established', 'rekeying'))) return;
+    this.guard(`${peer.name}: initiate`, () => startInit(this, peer));
+  }
+
+  /** Close every IKE SA of `peer` with DELETE (the peer's `down`). */
+  terminate(peer: IkePeer, why = 'terminated'): void {
+    this.retryTimers.get(peer.name)?.cancel();
+    for (const sa of this.sasOf(peer)) deleteIkeSa(this, sa, why);
+  }
+
+  /** Send DELETE for every IKE SA and wait (bounded) for the answers; then stop all timers. */
+  async stop(waitMs = 2_000): Promise<void> {
+    this.stopped = true;
+    for (const t of this.retryTimers.values()) t.cancel();
+    const live = this.sas().filter((s) => s.fsm.is('established', 'rekeying'));
+    for (const sa of live) deleteIkeSa(this, sa, 'shutting down');
+    const deadline = this.now + waitMs;
+    while (this.sas().some((s) => s.fsm.is('deleting')) && this.now < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const sa of this.sas()) await this.closeSa(sa, 'shutting down', { quiet: true });
+  }
+
+  // ---- the table -------------------------------------------------------------------------------
+
+  /** Room for one more IKE SA? Counts the refusal when there is none. */
+  admit(responder: boolean): boolean {
+    if (this.table.size >= IKE_LIMITS.ikeSaMax) {
+      this.drops.bump('ike-sa-cap');
+      return false;
+    }
+    if (responder && this.halfOpen.size >= IKE_LIMITS.halfOpenMax) {
+      this.drops.bump('half-open-cap');
+      return false;
+    }
+    return true;
+  }
+
+  add(sa: IkeSa, halfOpenKey?: string): void {
+    this.table.set(ourSpi(sa), sa);
+    if (halfOpenKey) {
+      this.halfOpen.set(halfOpenKey, sa);
+      this.timer(sa, IKE_TIMERS.halfOpenMs, 'half-open', () => {
+        if (sa.fsm.is('connecting', 'authenticating')) void this.closeSa(sa, 'IKE_AUTH did not arrive');
+      });
+    }
+  }
+
+  /** The responder's half-open entry is settled (IKE_AUTH done or failed). */
+  settle(sa: IkeSa): void {
+    for (const [k, v] of this.halfOpen) if (v === sa) this.halfOpen.delete(k);
+  }
+
+  halfOpenSa(key: string): IkeSa | undefined {
+    return this.halfOpen.get(key);
+  }
+
+  /** A fresh IKE SA record; the caller fills in the keys. */
+  newSa(o: { role: 'initiator' | 'responder'; spiI: bigint; spiR: bigint; peer: IkePeer; candidates?: readonly IkePeer[]; socket: IkeSocket; remote: Endpoint; first?: { ours: number; theirs: number } }): IkeSa {
+    const label = `${o.peer.name}`;
+    const sa: IkeSa = {
+      role: o.role,
+      spiI: o.spiI,
+      spiR: o.spiR,
+      peer: o.peer,
+      candidates: o.candidates ?? [o.peer],
+      fsm: new StateMachine(label, (l) => this.log.debug(l)),
+      socket: o.socket,
+      remote: o.remote,
+      window: undefined as unknown as ExchangeWindow,
+      ni: new Uint8Array(0),
+      nr: new Uint8Array(0),
+      initRequest: new Uint8Array(0),
+      initResponse: new Uint8Array(0),
+      initTries: 0,
+      children: [],
+      createdAt: this.now,
+      lastRecvAt: this.now,
+      timers: [],
+    };
+    sa.window = this.newWindow(sa, o.first);
+    return sa;
+  }
+
+  newWindow(sa: IkeSa, first = { ours: 0, theirs: 0 }): ExchangeWindow {
+    return new ExchangeWindow(
+      this.deps.clock,
+      {
+        send: (bytes) => this.sendTo(sa.socket, sa.remote, bytes),
+        onGiveUp: (id) => this.guard(`${saName(sa)}: give up`, () => this.onGiveUp(sa, id)),
+      },
+      first,
+    );
+  }
+
+  /** A fresh random IKE SPI not in our table (never 0). */
+  newSpi(): bigint {
+    for (;;) {
+      const b = this.deps.random(8);
+      const v = new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0);
+      if (v !== 0n && !this.table.has(v)) return v;
+    }
+  }
+
+  /** Replace the table key of an SA whose SPI we just learned (initiator after IKE_SA_INIT). */
+  rekeyTable(sa: IkeSa): void {
+    this.table.set(ourSpi(sa), sa);
+  }
+
+  /** Remove an IKE SA and its children (from the driver), stop its timers; no message is sent. */
+  async closeSa(sa: IkeSa, why: string, o: { quiet?: boolean; keepChildren?: boolean } = {}): Promise<void> {
+    if (sa.fsm.is('closed')) return;
+    sa.closing = why;
+    sa.fsm.set('closed', why);
+    sa.window.close();
+    for (const t of sa.timers) t.cancel();
+    sa.timers = [];
+    this.settle(sa);
+    if (this.table.get(ourSpi(sa)) === sa) this.table.delete(ourSpi(sa));
+    if (!o.keepChildren) for (const c of [...sa.children]) await removeChild(this, sa, c, why);
+    if (!o.quiet) this.log.info(`${saName(sa)}: IKE SA closed (${why})`);
+    this.emit({ type: 'ike-down', sa, why });
+  }
+
+  // ---- timers ----------------------------------------------------------------------------------
+
+  timer(sa: IkeSa, ms: number, what: string, fn: () => void): Timer {
+    const t = this.deps.clock.after(ms, `${saName(sa)} ${what}`, () => this.guard(`${saName(sa)}: ${what}`, fn));
+    sa.timers.push(t);
+    return t;
+  }
+
+  /** Rekey, hard expiry and DPD timers of an established IKE SA. */
+  scheduleIke(sa: IkeSa, weInitiated: boolean): void {
+    const p = sa.peer;
+    const plan = planRekey(p.ikeLifetime, p.rekeyMargin, weInitiated, this.deps.rand01());
+    this.timer(sa, plan.startMs, 'ike-rekey', () => startIkeRekey(this, sa));
+    this.timer(sa, plan.hardMs, 'ike-expire', () => deleteIkeSa(this, sa, 'IKE SA lifetime reached'));
+    if (p.dpd > 0) this.scheduleDpd(sa);
+  }
+
+  private scheduleDpd(sa: IkeSa): void {
+    const ms = sa.peer.dpd * 1000;
+    this.timer(sa, ms, 'dpd', () => {
+      if (sa.fsm.is('closed')) return;
+      if (this.now - sa.lastRecvAt >= ms && !sa.window.busy) sendDpd(this, sa);
+      this.scheduleDpd(sa);
+    });
+  }
+
+  /** After a failure: try again later if the connection wants to be up. */
+  retryLater(peer: IkePeer, why: string): void {
+    if (this.stopped || peer.start !== 'initiate' || !peer.remote || this.retryTimers.has(peer.name)) return;
+    const ms = IKE_TIMERS.reinitiateMs;
+    this.log.info(`${peer.name}: retrying in ${ms / 1000} s (${why})`);
+    const t = this.deps.clock.after(ms, `${peer.name} re-initiate`, () => {
+      this.retryTimers.delete(peer.name);
+      this.initiate(peer);
+    });
+    this.retryTimers.set(peer.name, t);
+  }
+
+  private onGiveUp(sa: IkeSa, id: number): void {
+    // A DELETE nobody answers still deletes; only an SA that should be up is brought up again.
+    if (sa.fsm.is('deleting')) return void this.closeSa(sa, sa.closing ?? 'deleted', { keepChildren: sa.rekeyedTo !== undefined });
+    void this.closeSa(sa, `no answer to message ${id} after ${IKE_TIMERS.retransmitTries} retransmissions`).then(() => {
+      if (sa.peer.start === 'initiate') this.initiate(sa.peer);
+    });
+  }
+
+  // ---- driver events ---------------------------------------------------------------------------
+
+  private onDriverEvent(e: DriverEvent): void {
+    if (e.type === 'acquire') {
+      const p = this.deps.peers.find((x) => x.reqid === e.reqid);
+      if (p && p.start !== 'wait') this.initiate(p);
+      return;
+    }
+    if (e.type !== 'expire') return;
+    const found = this.childBySpi(e.dir, e.spi);
+    if (!found) return;
+    if (e.hard) void removeChild(this, found.sa, found.child, `hard limit: ${e.why}`);
+    else if (found.child.state === 'installed') startChildRekey(this, found.sa, found.child);
+  }
+
+  childBySpi(dir: 'in' | 'out', spi: number): { sa: IkeSa; child: ChildSa } | undefined {
+    for (const sa of this.table.values()) {
+      const child = sa.children.find((c) => (dir === 'in' ? c.spiIn : c.spiOut) === spi);
+      if (child) return { sa, child };
+    }
+    return undefined;
+  }
+
+  // ---- sending ---------------------------------------------------------------------------------
+
+  /** A datagram to the peer; on the NAT-T port with the non-ESP marker in front. */
+  sendTo(socket: IkeSocket, to: Endpoint, bytes: Uint8Array): void {
+    socket.transport.send(socket.natt ? concat(NON_ESP_MARKER, bytes) : bytes, to);
+  }
+
+  /** The socket for talking to `to`: the plain IKE port for a peer on 500, else NAT-T. */
+  socketFor(to: Endpoint, natt = to.port !== IKE_PORT): IkeSocket | undefined {
+    const fam = familyOf(to.addr);
+    const same = this.deps.sockets.filter((s) => familyOf(s.transport.local.addr) === fam);
+    return same.find((s) => s.natt === natt) ?? (natt ? undefined : same.find((s) => s.natt));
+  }
+
+  header(sa: IkeSa, exchange: number, response: boolean, messageId: number) {
+    const flags = (sa.role === 'initiator' ? FLAG.I : 0) | (response ? FLAG.R : 0);
+    return { spiI: sa.spiI, spiR: sa.spiR, major: 2, minor: 0, exchange, flags, messageId };
+  }
+
+  private seal(sa: IkeSa, exchange: number, response: boolean, id: number, inner: readonly Payload[]): Uint8Array {
+    const raw = inner.map(encodePayload);
+    const bytes = sealMessage(this.header(sa, exchange, response, id), raw, sa.sk!.send, sa.iv!);
+    this.trace('out', sa, exchange, response, id, bytes.length, raw);
+    return bytes;
+  }
+
+  /** Send a protected request; `pending` gets its answer. Queued while the window is busy. */
+  request(sa: IkeSa, exchange: number, inner: readonly Payload[], pending: Omit<Pending, 'exchange'>): void {
+    sa.window.request((id) => {
+      sa.pending = { ...pending, exchange, id } as Pending & { id: number };
+      return this.seal(sa, exchange, false, id, inner);
+    });
+  }
+
+  /** Answer the request being processed (its ID is the window's next expected). */
+  respond(sa: IkeSa, m: Inbound, inner: readonly Payload[]): void {
+    sa.window.respond(m.messageId, this.seal(sa, m.exchange, true, m.messageId, inner));
+  }
+
+  trace(dir: 'in' | 'out', sa: IkeSa, exchange: number, response: boolean, messageId: number, bytes: number, raw: readonly RawPayload[]): void {
+    const payloads = raw.map((p) => name(PAYLOAD, p.type));
+    this.emit({ type: 'message', dir, exchange, response, messageId, bytes, payloads, peer: sa.peer.name });
+    if (this.log.enabled('debug')) {
+      this.log.debug(`${saName(sa)}: ${dir === 'out' ? 'sent' : 'got'} ${name(EXCHANGE, exchange)} ${response ? 'response' : 'request'} ${messageId} [${payloads.join(' ')}] ${bytes} B`);
+    }
+  }
+
+  // ---- receiving -------------------------------------------------------------------------------
+
+  /** One IKE datagram (non-ESP marker already removed) from `from` on `socket`. */
+  receive(data: Uint8Array, from: Endpoint, socket: IkeSocket): void {
+    this.guard(`message from ${endpointText(from)}`, () => this.dispatch(data, from, socket));
+  }
+
+  private dispatch(data: Uint8Array, from: Endpoint, socket: IkeSocket): void {
+    let h: IkeHeader;
+    let outer: RawPayload[];
+    try {
+      const d = decodeMessage(data);
+      if (!d.ok) return this.drops.bump('ike-version');
+      h = d.header;
+      outer = d.payloads;
+    } catch (e) {
+      if (e instanceof MalformedError) return this.drops.bump('ike-malformed');
+      throw e;
+    }
+    if (h.exchange === EXCHANGE.IKE_SA_INIT && !isResponse(h)) return handleInitRequest(this, h, outer, data, from, socket);
+    const sa = this.table.get(isInitiator(h) ? h.spiR : h.spiI);
+    if (!sa || sa.fsm.is('closed')) return this.drops.bump('ike-unknown-spi');
+    if (h.exchange === EXCHANGE.IKE_SA_INIT) return handleInitResponse(this, sa, h, outer, data, from);
+    if (sa.spiI !== h.spiI || sa.spiR !== h.spiR || isInitiator(h) === (sa.role === 'initiator')) return this.drops.bump('ike-unknown-spi');
+    if (!sa.sk) return this.drops.bump('ike-no-keys');
+    if (isResponse(h)) this.onResponse(sa, h, outer, data, from);
+    else this.onRequest(sa, h, outer, data, from);
+  }
+
+  /** Open SK and decode the inner payloads; undefined (counted) when it does not authenticate. */
+  private open(sa: IkeSa, h: IkeHeader, outer: RawPayload[], data: Uint8Array): { inner: RawPayload[] } | { malformed: true } | undefined {
+    const r = openMessage(data, { ok: true, header: h, payloads: outer }, sa.sk!.recv);
+    if (!r.ok && r.reason === 'auth') {
+      this.drops.bump('ike-auth');
+      return undefined;
+    }
+    return r.ok ? { inner: r.inner } : { malformed: true };
+  }
+
+  private decodeAll(raw: RawPayload[]): Payload[] | undefined {
+    try {
+      return raw.map(decodePayload);
+    } catch (e) {
+      if (e instanceof MalformedError) return undefined;
+      throw e;
+    }
+  }
+
+  /** Authenticated: the peer is alive, and (NAT-T, §2.23) the address it sends from is current. */
+  private authenticated(sa: IkeSa, from: Endpoint, isRequest: boolean): void {
+    sa.lastRecvAt = this.now;
+    if (isRequest && (from.addr !== sa.remote.addr || from.port !== sa.remote.port) && sa.socket.natt) {
+      this.log.info(`${saName(sa)}: peer moved from ${endpointText(sa.remote)} to ${endpointText(from)}`);
+      sa.remote = from;
+      for (const c of sa.children) void this.deps.driver.updateSa('out', c.spiOut, { remote: from }).catch(() => {});
+    }
+  }
+
+  private onRequest(sa: IkeSa, h: IkeHeader, outer: RawPayload[], data: Uint8Array, from: Endpoint): void {
+    if (sa.processing === h.messageId) return this.drops.bump('ike-busy');
+    const verdict = sa.window.requestIn(h.messageId);
+    if (verdict !== 'process') return verdict === 'resent' ? undefined : this.drops.bump(`ike-${verdict}`);
+    const opened = this.open(sa, h, outer, data);
+    if (!opened) return;
+    this.authenticated(sa, from, true);
+    const m = { exchange: h.exchange, messageId: h.messageId, raw: data, from, payloads: [] as Payload[], inner: [] as RawPayload[] };
+    if ('malformed' in opened) return this.refuse(sa, m, NOTIFY.INVALID_SYNTAX, 'undecodable SK content');
+    this.trace('in', sa, h.exchange, false, h.messageId, data.length, opened.inner);
+    const rules = checkRules(h.exchange, false, outer, opened.inner);
+    const payloads = rules.ok ? this.decodeAll(opened.inner) : undefined;
+    if (!rules.ok) return this.refuse(sa, m, rules.notify ?? NOTIFY.INVALID_SYNTAX, rules.reason, rules.data);
+    if (!payloads) return this.refuse(sa, m, NOTIFY.INVALID_SYNTAX, 'malformed payload');
+    const msg: Inbound = { ...m, payloads, inner: opened.inner };
+    sa.processing = h.messageId;
+    const done = () => {
+      if (sa.processing === h.messageId) sa.processing = undefined;
+    };
+    const work = (async () => {
+      switch (h.exchange) {
+        case EXCHANGE.IKE_AUTH:
+          return handleAuthRequest(this, sa, msg);
+        case EXCHANGE.CREATE_CHILD_SA:
+          return this.createChild(sa, msg);
+        case EXCHANGE.INFORMATIONAL:
+          return handleInformationalRequest(this, sa, msg);
+      }
+    })();
+    void work.catch((e: unknown) => this.failed(`${saName(sa)}: ${name(EXCHANGE, h.exchange)} request`, e)).finally(done);
+  }
+
+  /** CREATE_CHILD_SA: an IKE SA rekey (an IKE proposal) or a child SA, new or rekeyed. */
+  private createChild(sa: IkeSa, m: Inbound): Promise<void> | void {
+    if (!sa.fsm.is('established', 'rekeying')) return this.respond(sa, m, [notifyPayload(NOTIFY.TEMPORARY_FAILURE)]);
+    const offer = m.payloads.find((p) => p.type === 'SA');
+    if (offer?.type === 'SA' && offer.proposals[0]?.protocol === PROTO.IKE) return answerIkeRekey(this, sa, m);
+    if (sa.fsm.is('rekeying')) return this.respond(sa, m, [notifyPayload(NOTIFY.TEMPORARY_FAILURE)]);
+    return answerCreateChild(this, sa, m);
+  }
+
+  /** Answer a request we cannot process with one error notify (RFC 7296 §2.21). */
+  refuse(sa: IkeSa, m: Pick<Inbound, 'exchange' | 'messageId'>, notify: number, why: string, data: Uint8Array = new Uint8Array(0)): void {
+    this.log.warn(`${saName(sa)}: refusing ${name(EXCHANGE, m.exchange)} request ${m.messageId}: ${why}`);
+    this.drops.bump('ike-refused');
+    sa.window.respond(m.messageId, this.seal(sa, m.exchange, true, m.messageId, [errorPayload(notify, data)]));
+  }
+
+  private onResponse(sa: IkeSa, h: IkeHeader, outer: RawPayload[], data: Uint8Array, from: Endpoint): void {
+    const pending = sa.pending as (Pending & { id: number }) | undefined;
+    if (!pending || pending.id !== h.messageId || pending.exchange !== h.exchange || !sa.window.busy) return this.drops.bump('ike-unexpected-response');
+    const opened = this.open(sa, h, outer, data);
+    if (!opened) return;
+    if (!sa.window.response(h.messageId)) return;
+    sa.pending = undefined;
+    this.authenticated(sa, from, false);
+    if ('malformed' in opened) return void this.failExchange(sa, pending, 'undecodable SK content in response');
+    this.trace('in', sa, h.exchange, true, h.messageId, data.length, opened.inner);
+    const rules = checkRules(h.exchange, true, outer, opened.inner);
+    const payloads = rules.ok ? this.decodeAll(opened.inner) : undefined;
+    if (!rules.ok || !payloads) return void this.failExchange(sa, pending, rules.ok ? 'malformed payload' : rules.reason);
+    const msg: Inbound = { exchange: h.exchange, messageId: h.messageId, raw: data, from, payloads, inner: opened.inner };
+    void Promise.resolve()
+      .then(() => pending.onResponse(msg))
+      .catch((e: unknown) => this.failed(`${saName(sa)}: ${pending.what} response`, e));
+  }
+
+  /** A response we cannot use: the exchange failed; an IKE SA that was not up yet is closed. */
+  private async failExchange(sa: IkeSa, pending: Pending, why: string): Promise<void> {
+    this.log.warn(`${saName(sa)}: ${pending.what} failed: ${why}`);
+    if (sa.fsm.is('connecting', 'authenticating')) {
+      await this.closeSa(sa, why);
+      this.retryLater(sa.peer, why);
+    }
+  }
+
+  // ---- errors ----------------------------------------------------------------------------------
+
+  /** Last line of defence: a bug costs one message, never the agent. */
+  guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.failed(what, e);
+    }
+  }
+
+  failed(what: string, e: unknown): void {
+    this.drops.bump('internal');
+    this.log.error(`${what}: ${(e as Error).message ?? String(e)}`);
+  }
+}
+
+export const errorPayload = (notify: number, data: Uint8Array = new Uint8Array(0)): Payload => ({ type: 'N', protocol: 0, notify, spi: new Uint8Array(0), data });
+
+export const childSpiText = (c: ChildSa): string => `${spiText(c.spiIn)}_i ${spiText(c.spiOut)}_o`;
