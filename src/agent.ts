@@ -14,7 +14,7 @@ import { UdpTransport } from './transport/udp.js';
 import { endpointText, type Transport } from './transport/transport.js';
 import type { Logger } from './util/log.js';
 import { systemClock, type Clock } from './util/clock.js';
-import { IkeEngine } from './ike/engine.js';
+import { IkeEngine, type EngineEvent } from './ike/engine.js';
 import type { IkeSocket } from './ike/ike-sa.js';
 import type { IkePeer } from './ike/peer.js';
 import { IKE_PORT } from './ike/constants.js';
@@ -36,6 +36,8 @@ export interface AgentDeps {
   readonly clock?: Clock;
   readonly random?: (n: number) => Uint8Array;
   readonly rand01?: () => number;
+  /** Sees every IKE event from the first message on (the demo and tests trace exchanges). */
+  readonly onIkeEvent?: (e: EngineEvent) => void;
 }
 
 export interface Agent {
@@ -86,6 +88,7 @@ export async function startAgent(plan: AgentPlan, deps: AgentDeps): Promise<Agen
     forceEncap: true,
   });
   const ike = engine;
+  if (deps.onIkeEvent) ike.on(deps.onIkeEvent);
   for (const s of sockets) if (!s.natt) s.transport.onDatagram((d, from) => ike.receive(d, from, s));
   try {
     for (const m of plan.manual) await installManual(driver, m, log);

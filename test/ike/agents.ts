@@ -98,6 +98,7 @@ export async function startSide(net: MemoryNetwork, clock: FakeClock, side: 'a' 
     ike: [peer],
   };
   const r = rng(seed);
+  const events: EngineEvent[] = [];
   const agent = await startAgent(plan, {
     log: makeLogger('debug', (l) => log.push(l)),
     backend: nodeBackend,
@@ -106,9 +107,8 @@ export async function startSide(net: MemoryNetwork, clock: FakeClock, side: 'a' 
     rand01: r,
     openTunnel: async () => ({ tunnel: tun, routes: stubRoutes }),
     openTransport: async (at) => net.attach(at),
+    onIkeEvent: (e) => events.push(e),
   });
-  const events: EngineEvent[] = [];
-  agent.ike.on((e) => events.push(e));
   return { agent, tun, events, log };
 }
 

@@ -1,13 +1,107 @@
 import t from 'tap';
-import { ikePair, states, childCount } from './agents.js';
+import { parseIkeProposals, parseEspProposals } from '../../src/ike/proposals.js';
+import { ikePair, states, childCount, messages, settle, startSide, peerConfig } from './agents.js';
+import type { Pair } from './agents.js';
 
-t.test('two agents bring up an IKE SA and a child SA, and traffic flows', async (t) => {
+const up = (t: Tap.Test, p: Pair) => {
+  t.same(states(p.a), ['established'], 'A established');
+  t.same(states(p.b), ['established'], 'B established');
+  t.equal(childCount(p.a), 1, 'A has one child SA');
+  t.equal(childCount(p.b), 1, 'B has one child SA');
+};
+
+t.test('two agents bring up an IKE SA and a child SA in two exchanges, and traffic flows', async (t) => {
   const p = await ikePair();
   t.teardown(() => p.stop());
-  t.same(states(p.a), ['established'], p.a.log.join('\n'));
-  t.same(states(p.b), ['established'], p.b.log.join('\n'));
-  t.equal(childCount(p.a), 1);
-  t.equal(childCount(p.b), 1);
+  up(t, p);
+  t.equal(messages(p.a, 'out').length, 2, 'two requests: IKE_SA_INIT and IKE_AUTH');
   t.ok(await p.ping('a'), 'A -> B');
   t.ok(await p.ping('b'), 'B -> A');
+});
+
+for (const [ike, esp] of [
+  ['chacha20poly1305-prfsha256-x25519', 'chacha20poly1305-esn'],
+  ['aes128-sha256-modp2048', 'aes128-sha256'],
+  ['aes256gcm16-prfsha384-modp3072', 'aes256gcm16'],
+] as const) {
+  t.test(`proposal ${ike} / ${esp}`, async (t) => {
+    const o = { ike: parseIkeProposals(ike), esp: parseEspProposals(esp) };
+    const p = await ikePair({ a: o, b: o });
+    t.teardown(() => p.stop());
+    up(t, p);
+    t.ok(await p.ping('a'));
+    t.ok(await p.ping('b'));
+  });
+}
+
+t.test('child SA rekey: the initiator leads, traffic keeps flowing, the old SAs go', async (t) => {
+  const p = await ikePair({ a: { childLifetime: 120, rekeyMargin: 30 }, b: { childLifetime: 120, rekeyMargin: 30 } });
+  t.teardown(() => p.stop());
+  const before = p.a.agent.ike.sas()[0]!.children[0]!;
+  await p.advance(100_000);
+  const after = p.a.agent.ike.sas()[0]!.children[0]!;
+  t.not(after.spiIn, before.spiIn, 'a new child SA');
+  t.equal(childCount(p.a), 1, 'old child deleted at A');
+  t.equal(childCount(p.b), 1, 'old child deleted at B');
+  t.ok(p.a.events.some((e) => e.type === 'child-up' && e.rekey), 'rekey event');
+  t.ok(await p.ping('a'));
+  t.ok(await p.ping('b'));
+});
+
+t.test('IKE SA rekey moves the child SA to the new IKE SA', async (t) => {
+  const p = await ikePair({ a: { ikeLifetime: 300, rekeyMargin: 60 }, b: { ikeLifetime: 300, rekeyMargin: 60 } });
+  t.teardown(() => p.stop());
+  const old = p.a.agent.ike.sas()[0]!;
+  const child = old.children[0]!;
+  await p.advance(250_000);
+  const now = p.a.agent.ike.sas();
+  t.equal(now.length, 1, 'one IKE SA at A');
+  t.equal(p.b.agent.ike.sas().length, 1, 'one IKE SA at B');
+  t.not(now[0]!.spiI, old.spiI, 'new SPIs');
+  t.same(now[0]!.children.map((c) => c.spiIn), [child.spiIn], 'child moved');
+  t.ok(await p.ping('a'));
+  // The new IKE SA works: an exchange on it succeeds.
+  await p.advance(35_000);
+  t.same(states(p.a), ['established']);
+});
+
+t.test('DELETE from the initiator closes both sides; from the responder too', async (t) => {
+  for (const who of ['a', 'b'] as const) {
+    const p = await ikePair();
+    const side = p[who];
+    side.agent.ike.terminate(side.agent.ike.sas()[0]!.peer);
+    await p.settle();
+    t.same(states(p.a), [], `A has no IKE SA after ${who}'s DELETE`);
+    t.same(states(p.b), [], `B has no IKE SA after ${who}'s DELETE`);
+    t.equal(childCount(p.a) + childCount(p.b), 0);
+    t.notOk(await p.ping('a'), 'no traffic');
+    await p.stop();
+  }
+});
+
+t.test('DPD: a vanished peer is detected, the SA removed and re-initiated', async (t) => {
+  const p = await ikePair();
+  t.teardown(() => p.stop());
+  let drop = false;
+  p.net.fault = (d) => (drop ? [] : [d]);
+  drop = true;
+  await p.advance(30_000 + 130_000, 2000);
+  t.ok(p.a.log.some((l) => /no answer/.test(l)), 'gave up');
+  t.equal(childCount(p.a), 0, 'children removed');
+  drop = false;
+  await p.advance(20_000, 2000);
+  t.same(states(p.a).filter((s) => s === 'established'), ['established'], 're-established');
+});
+
+t.test('a restarted peer: INITIAL_CONTACT removes the stale SAs', async (t) => {
+  const p = await ikePair();
+  t.teardown(() => p.stop());
+  // A "restarts": it forgets everything and comes back with the same config.
+  await p.a.agent.stop();
+  p.net.detach(p.a.agent.transports[0] as never);
+  const a2 = await startSide(p.net, p.clock, 'a', peerConfig('a'), 99);
+  t.teardown(() => a2.agent.stop());
+  await p.settle();
+  t.same(a2.agent.ike.sas().map((s) => s.fsm.state), ['established']);
+  t.equal(p.b.agent.ike.sas().length, 1, 'B holds only the new IKE SA');
 });
