@@ -14,7 +14,7 @@ import { UdpTransport } from './transport/udp.js';
 import { endpointText, type Transport } from './transport/transport.js';
 import type { Logger } from './util/log.js';
 import { systemClock, type Clock } from './util/clock.js';
-import { IkeEngine, type EngineEvent } from './ike/engine.js';
+import { IkeEngine, type EngineEvent, type IkeLimits } from './ike/engine.js';
 import type { IkeSocket } from './ike/ike-sa.js';
 import type { IkePeer } from './ike/peer.js';
 import { IKE_PORT } from './ike/constants.js';
@@ -38,6 +38,7 @@ export interface AgentDeps {
   readonly rand01?: () => number;
   /** Sees every IKE event from the first message on (the demo and tests trace exchanges). */
   readonly onIkeEvent?: (e: EngineEvent) => void;
+  readonly ikeLimits?: Partial<IkeLimits>;
 }
 
 export interface Agent {
@@ -86,6 +87,7 @@ export async function startAgent(plan: AgentPlan, deps: AgentDeps): Promise<Agen
     sockets,
     peers: plan.ike,
     forceEncap: true,
+    ...(deps.ikeLimits && { limits: deps.ikeLimits }),
   });
   const ike = engine;
   if (deps.onIkeEvent) ike.on(deps.onIkeEvent);

@@ -58,4 +58,4 @@ function cookie(s: { version: number; secret: Uint8Array }, ni: Uint8Array, ip: 
  * When to demand cookies: once the half-open count reaches the threshold. The count is the
  * caller's (the IKE SA table), so nothing here grows.
  */
-export const cookiesRequired = (halfOpen: number): boolean => halfOpen >= IKE_LIMITS.cookieThreshold;
+export const cookiesRequired = (halfOpen: number, threshold: number = IKE_LIMITS.cookieThreshold): boolean => halfOpen >= threshold;

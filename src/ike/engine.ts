@@ -54,7 +54,11 @@ export interface EngineDeps {
    * only send and receive UDP.
    */
   readonly forceEncap: boolean;
+  /** The DoS caps (default IKE_LIMITS); tests lower them to push past them cheaply. */
+  readonly limits?: Partial<IkeLimits>;
 }
+
+export type IkeLimits = { -readonly [K in keyof typeof IKE_LIMITS]: number };
 
 export type EngineEvent =
   | { readonly type: 'ike-up'; readonly sa: IkeSa }
@@ -76,13 +80,20 @@ export class IkeEngine {
   readonly drops = new DropCounters();
   readonly cookies: CookieJar;
   private readonly table = new Map<bigint, IkeSa>();
-  /** Responder SAs whose IKE_AUTH has not arrived, by initiator SPI and address (retransmits). */
-  private readonly halfOpen = new Map<string, IkeSa>();
+  /**
+   * Responder SAs by initiator SPI and address, so a retransmitted IKE_SA_INIT gets the cached
+   * answer and a replayed one (after IKE_AUTH) is recognised instead of opening a new SA.
+   */
+  private readonly byInit = new Map<string, IkeSa>();
+  /** Responder SAs whose IKE_AUTH has not completed: the count cookies and the cap look at. */
+  private readonly halfOpen = new Set<IkeSa>();
   private readonly listeners: ((e: EngineEvent) => void)[] = [];
   private readonly retryTimers = new Map<string, Timer>();
   private stopped = false;
+  readonly limits: IkeLimits;
 
   constructor(readonly deps: EngineDeps) {
+    this.limits = { ...IKE_LIMITS, ...deps.limits };
     this.cookies = new CookieJar(deps.clock, deps.random);
     deps.driver.onEvent((e) => this.guard('driver event', () => this.onDriverEvent(e)));
   }
@@ -159,21 +170,22 @@ export class IkeEngine {
 
   /** Room for one more IKE SA? Counts the refusal when there is none. */
   admit(responder: boolean): boolean {
-    if (this.table.size >= IKE_LIMITS.ikeSaMax) {
+    if (this.table.size >= this.limits.ikeSaMax) {
       this.drops.bump('ike-sa-cap');
       return false;
     }
-    if (responder && this.halfOpen.size >= IKE_LIMITS.halfOpenMax) {
+    if (responder && this.halfOpen.size >= this.limits.halfOpenMax) {
       this.drops.bump('half-open-cap');
       return false;
     }
     return true;
   }
 
-  add(sa: IkeSa, halfOpenKey?: string): void {
+  add(sa: IkeSa, initKey?: string): void {
     this.table.set(ourSpi(sa), sa);
-    if (halfOpenKey) {
-      this.halfOpen.set(halfOpenKey, sa);
+    if (initKey) {
+      this.byInit.set(initKey, sa);
+      this.halfOpen.add(sa);
       this.timer(sa, IKE_TIMERS.halfOpenMs, 'half-open', () => {
         if (sa.fsm.is('connecting', 'authenticating')) void this.closeSa(sa, 'IKE_AUTH did not arrive');
       });
@@ -182,11 +194,12 @@ export class IkeEngine {
 
   /** The responder's half-open entry is settled (IKE_AUTH done or failed). */
   settle(sa: IkeSa): void {
-    for (const [k, v] of this.halfOpen) if (v === sa) this.halfOpen.delete(k);
+    this.halfOpen.delete(sa);
   }
 
-  halfOpenSa(key: string): IkeSa | undefined {
-    return this.halfOpen.get(key);
+  /** The responder SA an IKE_SA_INIT from this initiator SPI and address made, if any. */
+  saByInit(key: string): IkeSa | undefined {
+    return this.byInit.get(key);
   }
 
   /** A fresh IKE SA record; the caller fills in the keys. */
@@ -250,6 +263,7 @@ export class IkeEngine {
     for (const t of sa.timers) t.cancel();
     sa.timers = [];
     this.settle(sa);
+    if (sa.initKey !== undefined && this.byInit.get(sa.initKey) === sa) this.byInit.delete(sa.initKey);
     if (this.table.get(ourSpi(sa)) === sa) this.table.delete(ourSpi(sa));
     if (!o.keepChildren) for (const c of [...sa.children]) await removeChild(this, sa, c, why);
     if (!o.quiet) this.log.info(`${saName(sa)}: IKE SA closed (${why})`);

@@ -70,6 +70,8 @@ export interface IkeSa {
   spiR: bigint;
   /** The connection; for a responder, settled by IKE_AUTH (until then the first candidate). */
   peer: IkePeer;
+  /** Responder: the initiator's SPI and address, under which a repeated IKE_SA_INIT finds it. */
+  initKey?: string;
   /** Responder: connections the initiator's address may belong to, settled by its ID. */
   candidates: readonly IkePeer[];
   readonly fsm: StateMachine;

@@ -7,7 +7,7 @@
 import { startAgent, type Agent, type AgentPlan } from '../../src/agent.js';
 import { nodeBackend } from '../../src/crypto/index.js';
 import { MemoryTunnel } from '../../src/drivers/userspace/tun/tunnel.js';
-import type { EngineEvent } from '../../src/ike/engine.js';
+import type { EngineEvent, IkeLimits } from '../../src/ike/engine.js';
 import { ID_TYPE } from '../../src/ike/constants.js';
 import type { IkePeer } from '../../src/ike/peer.js';
 import { parseEspProposals, parseIkeProposals } from '../../src/ike/proposals.js';
@@ -80,11 +80,12 @@ export interface PairOptions {
   seed?: number;
   /** Start B (the responder) too; false leaves it down, to be started with startB(). */
   listen?: { a?: Endpoint[]; b?: Endpoint[] };
+  limits?: Partial<IkeLimits>;
 }
 
 const stubRoutes = { add: async () => {}, remove: async () => {}, clear: async () => {} };
 
-export async function startSide(net: MemoryNetwork, clock: FakeClock, side: 'a' | 'b', peer: IkePeer, seed: number, listen?: Endpoint[]): Promise<Side> {
+export async function startSide(net: MemoryNetwork, clock: FakeClock, side: 'a' | 'b', peer: IkePeer, seed: number, listen?: Endpoint[], limits?: Partial<IkeLimits>): Promise<Side> {
   const addr = side === 'a' ? ADDR_A : ADDR_B;
   const tun = new MemoryTunnel(`${side}0`);
   const log: string[] = [];
@@ -108,6 +109,7 @@ export async function startSide(net: MemoryNetwork, clock: FakeClock, side: 'a' 
     openTunnel: async () => ({ tunnel: tun, routes: stubRoutes }),
     openTransport: async (at) => net.attach(at),
     onIkeEvent: (e) => events.push(e),
+    ...(limits && { ikeLimits: limits }),
   });
   return { agent, tun, events, log };
 }
@@ -118,7 +120,7 @@ export async function ikePair(o: PairOptions = {}): Promise<Pair> {
   const clock = new FakeClock();
   const seed = o.seed ?? 1;
   // B first, so A's first IKE_SA_INIT finds it listening.
-  const b = await startSide(net, clock, 'b', peerConfig('b', o.b), seed + 1, o.listen?.b);
+  const b = await startSide(net, clock, 'b', peerConfig('b', o.b), seed + 1, o.listen?.b, o.limits);
   const a = await startSide(net, clock, 'a', peerConfig('a', o.a), seed, o.listen?.a);
   const pair: Pair = {
     net,

@@ -1,9 +1,9 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { parseIkeProposals, parseEspProposals } from '../../src/ike/proposals.js';
-import { ikePair, states, childCount, messages, settle, startSide, peerConfig } from './agents.js';
+import { ikePair, states, childCount, messages, startSide, peerConfig } from './agents.js';
 import type { Pair } from './agents.js';
 
-const up = (t: Tap.Test, p: Pair) => {
+const up = (t: Test, p: Pair) => {
   t.same(states(p.a), ['established'], 'A established');
   t.same(states(p.b), ['established'], 'B established');
   t.equal(childCount(p.a), 1, 'A has one child SA');

@@ -210,10 +210,11 @@ function candidatesFor(eng: IkeEngine, from: Endpoint): IkePeer[] {
 export function handleInitRequest(eng: IkeEngine, h: IkeHeader, outer: RawPayload[], data: Uint8Array, from: Endpoint, socket: IkeSocket): void {
   if (h.spiR !== 0n || h.messageId !== 0 || (h.flags & FLAG.I) === 0) return eng.drops.bump('ike-init-invalid');
   const key = `${h.spiI}|${endpointText(from)}`;
-  const known = eng.halfOpenSa(key);
+  const known = eng.saByInit(key);
   if (known) {
-    const v = known.window.requestIn(0);
-    if (v !== 'resent') eng.drops.bump(`ike-${v}`);
+    // A retransmission gets the cached answer while IKE_AUTH is pending; later it is a replay.
+    const v = known.fsm.is('connecting') ? known.window.requestIn(0) : 'replay';
+    if (v !== 'resent') eng.drops.bump(`ike-init-${v}`);
     return;
   }
   const candidates = candidatesFor(eng, from);
@@ -250,6 +251,7 @@ export function handleInitRequest(eng: IkeEngine, h: IkeHeader, outer: RawPayloa
   sa.ni = ni.data;
   sa.nr = eng.deps.random(NONCE_LEN);
   sa.initRequest = data;
+  sa.initKey = key;
   setKeys(eng, sa, chosen.proposal, shared);
   const reply: Payload[] = [
     { type: 'SA', ...chosen.sa },
@@ -271,7 +273,7 @@ export function handleInitRequest(eng: IkeEngine, h: IkeHeader, outer: RawPayloa
  * statelessly, and nothing else happens. True when the request may go on.
  */
 function cookieOk(eng: IkeEngine, h: IkeHeader, m: Inbound, ni: Uint8Array, socket: IkeSocket, from: Endpoint): boolean {
-  if (!cookiesRequired(eng.halfOpenCount)) return true;
+  if (!cookiesRequired(eng.halfOpenCount, eng.limits.cookieThreshold)) return true;
   const p = m.payloads[0];
   if (p?.type === 'N' && p.notify === NOTIFY.COOKIE && eng.cookies.check(p.data, ni, from.addr, h.spiI)) return true;
   eng.drops.bump('ike-cookie-sent');
