@@ -6,8 +6,12 @@ import { build } from 'esbuild';
 import { gzipSync } from 'node:zlib';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 
-/** Size budget of dist/keyline.js, in bytes. */
-const BUDGET = { raw: 200 * 1024, gzip: 64 * 1024 };
+/**
+ * Size budget of dist/keyline.js, in bytes. IKEv2 (both roles, rekeying, cookies, DPD) took the
+ * bundle from 95 to about 200 KB raw, 75 KB gzipped; @noble (the fallback crypto and X25519/MODP)
+ * is a quarter of it. The budget leaves room for inline keying and the control socket, no more.
+ */
+const BUDGET = { raw: 280 * 1024, gzip: 96 * 1024 };
 
 const quiet = process.argv.includes('--quiet');
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));

@@ -1,100 +1,155 @@
 /**
- * `npm start` / `keyline demo`: two keyline agents in one process, each with the userspace ESP
- * driver on a real UDP socket on loopback and an in-memory tunnel standing in for its TUN
- * device (no root needed). Hosts behind them ping each other through ESP-in-UDP; then the demo
- * replays, corrupts and forges packets and shows that each is dropped and counted.
- * The keys are fresh random bytes on every run, so sequence-number IVs never repeat under a key;
- * configured manual keys are held to the CBC suites instead (RFC 8221 §5, see the key file).
+ * `npm start` / `keyline demo`: two keyline agents in one process, each with the IKEv2 engine and
+ * the userspace ESP driver on a real UDP socket on loopback, and an in-memory tunnel standing in
+ * for its TUN device (no root needed). They set up an IKE SA and a child SA with a pre-shared key
+ * (the exchange is printed message by message), hosts behind them ping each other through
+ * ESP-in-UDP, the child SA is rekeyed, and then forged and replayed packets are dropped and
+ * counted.
  */
-import { UserspaceDriver } from './drivers/userspace/driver.js';
+import { startAgent, type Agent, type AgentPlan } from './agent.js';
 import { MemoryTunnel } from './drivers/userspace/tun/tunnel.js';
 import { UdpTransport } from './transport/udp.js';
 import type { Transport } from './transport/transport.js';
 import { autoBackend } from './crypto/index.js';
-import { manualSas, mirror, keyLength, type ManualPeer } from './sa/manual.js';
 import { prefix, subnetSelector, addrText } from './sa/selector.js';
 import { parseIp } from './sa/ip.js';
 import { icmpEcho } from './sa/icmp.js';
 import { spiText } from './sa/sad.js';
 import { endpointText } from './transport/transport.js';
-import type { CipherSuite } from './crypto/types.js';
+import { ID_TYPE, EXCHANGE } from './ike/constants.js';
+import type { EngineEvent } from './ike/engine.js';
+import type { IkePeer } from './ike/peer.js';
+import { parseEspProposals, parseIkeProposals } from './ike/proposals.js';
+import { startChildRekey } from './ike/tasks/child.js';
+import { name } from './wire/iana.js';
+import { silentLogger } from './util/log.js';
 
-const SUITE: CipherSuite = 'aes256gcm16';
 const PINGS = 5;
+const NET = { a: '198.51.100.0/24', b: '203.0.113.0/24' } as const;
 
 export async function demo(args: string[]): Promise<number> {
-  const suite = (args[0] as CipherSuite | undefined) ?? SUITE;
+  const ike = args[0] ?? 'aes256gcm16-prfsha256-x25519';
+  const esp = args[1] ?? 'aes256gcm16';
   const backend = autoBackend;
   const [ua, ub] = await Promise.all([UdpTransport.open({ addr: '127.0.0.1', port: 0 }), UdpTransport.open({ addr: '127.0.0.1', port: 0 })]);
   const sent: Uint8Array[] = [];
-  const capture = recording(ua, sent);
   const tunA = new MemoryTunnel('kl-a');
   const tunB = new MemoryTunnel('kl-b');
-  const a = new UserspaceDriver({ transports: [capture], tunnel: tunA, backend });
-  const b = new UserspaceDriver({ transports: [ub], tunnel: tunB, backend });
-  try {
-    const m: ManualPeer = {
-      peer: 'b',
+  const psk = backend.randomBytes(32);
+  const trace: string[] = [];
+  const peer = (side: 'a' | 'b'): IkePeer => {
+    const [me, them] = side === 'a' ? (['a', 'b'] as const) : (['b', 'a'] as const);
+    return {
+      name: `gw-${them}`,
       reqid: 1,
-      suite,
+      remote: side === 'a' ? ub.local : ua.local,
+      localId: fqdn(`gw-${me}.example`),
+      remoteId: fqdn(`gw-${them}.example`),
+      psk,
+      ike: parseIkeProposals(ike),
+      esp: parseEspProposals(esp),
       mode: 'tunnel',
-      esn: true,
+      selectors: [subnetSelector(prefix(NET[me]), prefix(NET[them]))],
+      ikeLifetime: 4 * 3600,
+      childLifetime: 3600,
+      rekeyMargin: 540,
+      dpd: 30,
+      start: side === 'a' ? 'initiate' : 'wait',
       replayWindow: 64,
-      spiIn: await a.allocSpi(),
-      spiOut: await b.allocSpi(),
-      keyIn: backend.randomBytes(keyLength(suite)),
-      keyOut: backend.randomBytes(keyLength(suite)),
-      local: ua.local,
-      remote: ub.local,
-      selectors: [subnetSelector(prefix('198.51.100.0/24'), prefix('203.0.113.0/24'))],
     };
-    await install(a, manualSas(m));
-    await install(b, manualSas(mirror(m, 'a')));
-    console.log(`keyline demo: ESP in UDP (RFC 4303, RFC 3948), ${suite}, fresh random keys, ${backend.name} crypto`);
-    console.log(`  agent a  ${endpointText(ua.local)}  protects 198.51.100.0/24  SPI in ${spiText(m.spiIn)} out ${spiText(m.spiOut)}`);
-    console.log(`  agent b  ${endpointText(ub.local)}  protects 203.0.113.0/24  SPI in ${spiText(m.spiOut)} out ${spiText(m.spiIn)}\n`);
+  };
+  const start = (side: 'a' | 'b', t: Transport, tun: MemoryTunnel): Promise<Agent> => {
+    const plan: AgentPlan = { listen: [t.local], tun: { name: tun.name, address: '', mtu: 1400 }, manual: [], ike: [peer(side)] };
+    return startAgent(plan, {
+      log: silentLogger,
+      backend,
+      openTransport: async () => t,
+      openTunnel: async () => ({ tunnel: tun, routes: { add: async () => {}, remove: async () => {}, clear: async () => {} } }),
+      ...(side === 'a' && { onIkeEvent: (e: EngineEvent) => traceLine(e, trace) }),
+    });
+  };
+  const b = await start('b', ub, tunB);
+  const a = await start('a', recording(ua, sent), tunA);
+  try {
+    console.log(`keyline demo: IKEv2 (RFC 7296) with a pre-shared key, then ESP in UDP (RFC 4303, RFC 3948); ${backend.name} crypto`);
+    console.log(`  agent a  ${endpointText(ua.local)}  protects ${NET.a}   IKE ${ike}  ESP ${esp}`);
+    console.log(`  agent b  ${endpointText(ub.local)}  protects ${NET.b}\n`);
+    await until(() => childOf(a) !== undefined && childOf(b) !== undefined);
+    printTrace(trace, 'set-up');
+    const ca = childOf(a);
+    if (!ca) return fail(a, 'the IKE SA did not come up');
+    const sa = a.ike.sas()[0]!;
+    console.log(`\nIKE SA ${sa.spiI.toString(16)}_${sa.spiR.toString(16)} established: ${sa.proposal!.suite} prf${sa.proposal!.prf} group ${sa.proposal!.group}, peer ${sa.peerId}`);
+    console.log(`child SA in ${spiText(ca.spiIn)} out ${spiText(ca.spiOut)} ${ca.proposal.suite}, ${NET.a} <-> ${NET.b}\n`);
 
     answerPings(tunB);
     for (let i = 1; i <= PINGS; i++) tunA.inject(icmpEcho('198.51.100.10', '203.0.113.10', 1, i, new Uint8Array(56)));
     await until(() => tunA.written.length >= PINGS);
     console.log(`198.51.100.10 -> 203.0.113.10: ${PINGS} echo requests, ${tunA.written.length} replies through the tunnel`);
 
-    console.log('an attacker on the path replays a captured packet, forges one with a fresh sequence number, sends an unknown SPI');
-    const [first, second] = sent;
-    if (first && second) {
-      ua.send(first, ub.local);
-      const bad = second.slice();
-      bad[6] = 0x01; // sequence number 256: passes the replay check, fails the ICV
+    startChildRekey(a.ike, sa, ca);
+    await until(() => childOf(a) !== undefined && childOf(a)!.spiIn !== ca.spiIn && sa.children.length === 1);
+    printTrace(trace, 'child SA rekey (make-before-break, then DELETE of the old pair)');
+    const rekeyed = childOf(a)!;
+    console.log(`now child SA in ${spiText(rekeyed.spiIn)} out ${spiText(rekeyed.spiOut)}`);
+    for (let i = 1; i <= PINGS; i++) tunA.inject(icmpEcho('198.51.100.10', '203.0.113.10', 1, PINGS + i, new Uint8Array(56)));
+    await until(() => tunA.written.length >= 2 * PINGS);
+    console.log(`${PINGS} more pings on the new SA: ${tunA.written.length - PINGS} replies\n`);
+
+    console.log('an attacker on the path replays a captured ESP packet, forges one with a fresh sequence number, sends an unknown SPI');
+    const esps = sent.filter((d) => d.length > 4 && d.subarray(0, 4).some((x) => x !== 0)); // not IKE (non-ESP marker)
+    const [x, y] = esps.slice(-2);
+    if (x && y) {
+      ua.send(x, ub.local);
+      const bad = y.slice();
+      bad[6] = 0x01; // sequence number 2^16+: passes the replay check, fails the ICV
       ua.send(bad, ub.local);
-      const forged = second.slice();
+      const forged = y.slice();
       forged[0]! ^= 0x80;
       ua.send(forged, ub.local);
     }
     await sleep(100);
-    printTable(a, b, m);
-    return tunA.written.length === PINGS ? 0 : 1;
+    printTable(a, b);
+    return tunA.written.length === 2 * PINGS ? 0 : 1;
   } finally {
-    await a.close();
-    await b.close();
+    await a.stop();
+    await b.stop();
   }
 }
 
-async function install(d: UserspaceDriver, s: ReturnType<typeof manualSas>): Promise<void> {
-  await d.addSa(s.inbound);
-  await d.addSa(s.outbound);
-  for (const p of s.policies) await d.addPolicy(p);
+const fqdn = (s: string) => ({ type: ID_TYPE.ID_FQDN, data: new TextEncoder().encode(s) });
+
+const childOf = (ag: Agent) => ag.ike.sas().find((s) => s.fsm.is('established'))?.children.at(-1);
+
+function fail(a: Agent, why: string): number {
+  console.error(`demo failed: ${why}; drops ${JSON.stringify(a.ike.drops.byReason)}`);
+  return 1;
 }
 
-function printTable(a: UserspaceDriver, b: UserspaceDriver, m: ManualPeer): void {
+function traceLine(e: EngineEvent, out: string[]): void {
+  if (e.type !== 'message') return;
+  const arrow = e.dir === 'out' ? 'a -> b' : 'a <- b';
+  out.push(`  ${arrow}  ${name(EXCHANGE, e.exchange).padEnd(15)} ${(e.response ? 'response' : 'request').padEnd(8)} #${e.messageId}  ${String(e.bytes).padStart(4)} B  ${e.payloads.join(' ')}`);
+}
+
+function printTrace(trace: string[], title: string): void {
+  const lines = trace.splice(0);
+  console.log(`${title}: ${lines.filter((l) => l.includes('request')).length} exchanges, ${lines.length} messages`);
+  for (const l of lines) console.log(l);
+}
+
+function printTable(a: Agent, b: Agent): void {
   const rows: string[][] = [['agent', 'dir', 'SPI', 'suite', 'packets', 'bytes', 'drops']];
-  for (const [name, d, inSpi, outSpi] of [['a', a, m.spiIn, m.spiOut], ['b', b, m.spiOut, m.spiIn]] as const) {
-    for (const [dir, spi] of [['out', outSpi], ['in', inSpi]] as const) {
-      const c = d.counters(dir, spi);
-      const drops = Object.entries(c?.drops ?? {}).map(([k, v]) => `${k}=${v}`).join(' ') || '-';
-      rows.push([name, dir, spiText(spi), m.suite, String(c?.packets ?? 0), String(c?.bytes ?? 0), drops]);
+  for (const [n, ag] of [['a', a], ['b', b]] as const) {
+    const c = childOf(ag);
+    if (!c) continue;
+    for (const [dir, spi] of [['out', c.spiOut], ['in', c.spiIn]] as const) {
+      const k = ag.driver.counters(dir, spi);
+      const drops = Object.entries(k?.drops ?? {}).map(([r, v]) => `${r}=${v}`).join(' ') || '-';
+      rows.push([n, dir, spiText(spi), c.proposal.suite, String(k?.packets ?? 0), String(k?.bytes ?? 0), drops]);
     }
-    const other = Object.entries(d.drops()).map(([k, v]) => `${k}=${v}`).join(' ') || '-';
-    rows.push([name, '-', '(no SA)', '', '', '', other]);
+    const other = Object.entries(ag.driver.drops()).map(([r, v]) => `${r}=${v}`).join(' ') || '-';
+    rows.push([n, '-', '(no SA)', '', '', '', other]);
   }
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   console.log('\n' + rows.map((r) => r.map((c, i) => c.padEnd(w[i]!)).join('  ')).join('\n'));
@@ -129,6 +184,6 @@ function recording(t: Transport, log: Uint8Array[]): Transport {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
   for (const end = Date.now() + ms; !cond() && Date.now() < end; ) await sleep(10);
 }
