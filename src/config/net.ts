@@ -1,5 +1,6 @@
 import { isIPv6 } from 'node:net';
 import type { Endpoint, Prefix } from '../sa/types.js';
+import { IKE_PORT, NAT_T_PORT } from '../ike/constants.js';
 import { addrBytes, addrText } from '../sa/selector.js';
 import { ValueError } from './errors.js';
 import type { ValueType } from './values.js';
@@ -8,7 +9,12 @@ import { ID_TYPES } from './types.js';
 
 /** Addresses, endpoints, prefixes and identities. Host names are never resolved: routers boot without DNS. */
 
-export const DEFAULT_PORT = 4500;
+/**
+ * Endpoints without a port get 4500, the port of ESP-in-UDP (RFC 3948) where IKE follows a
+ * non-ESP marker; keyline starts IKE there too (RFC 7296 §2.23). Port 500 is plain IKE, never ESP.
+ */
+export const DEFAULT_PORT = NAT_T_PORT;
+export { IKE_PORT };
 const OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 /** Dotted quad without leading zeros (010 would be octal to inet_aton, decimal to others). */
 const V4 = new RegExp(`^${OCTET}(\\.${OCTET}){3}$`);

@@ -19,7 +19,8 @@
  *
  * Values
  * - address: dotted-quad IPv4 (no leading zeros) or IPv6; host names are not resolved.
- * - endpoint: ADDRESS[:PORT] or [IPV6][:PORT]; PORT defaults to 4500.
+ * - endpoint: ADDRESS[:PORT] or [IPV6][:PORT]; PORT defaults to 4500. Port 500 is plain IKE;
+ *   any other port carries IKE after the non-ESP marker, and ESP-in-UDP (RFC 3948).
  * - prefix: ADDRESS/LENGTH; host bits must be zero (the error names the network); a bare
  *   address is a host (/32, /128). tun-addr is an interface address: host bits allowed.
  * - duration: 90s, 10m, 1h, 2h30m, 1d (units d h m s in that order, each at most once), or a
@@ -30,8 +31,10 @@
  * - secret: hex:DIGITS, base64:TEXT (RFC 4648, padded), or file:PATH (relative to the key
  *   file's directory). The file holds hex:DIGITS, base64:TEXT or bare base64, as text;
  *   all white space in it is ignored. Binary key files are not accepted.
- * - suite: aes128gcm16, aes256gcm16, chacha20poly1305, aes128-sha256, aes256-sha256
- *   (aes128gcm and aes256gcm are accepted for the GCM ones).
+ * - proposals (ike=, esp=): strongSwan notation, comma-separated, best first, parsed by
+ *   src/ike/proposals.ts: aes256gcm16-prfsha256-x25519, aes128-sha256-modp2048 (IKE);
+ *   aes256gcm16, chacha20poly1305-esn, aes128-sha256-x25519 (ESP; a group asks for PFS).
+ * - identity: fqdn:NAME, user-fqdn:USER@NAME, ipv4:ADDR, ipv6:ADDR, keyid:HEX.
  *
  * Errors
  * - Every error names file:line:column of the offending token, the token, and what was
@@ -48,7 +51,7 @@ import { applySchema, type Built } from './build.js';
 import { LOCAL_SCHEMA, PEER_SCHEMA, type PeerKeys } from './schema.js';
 import { tokenize, type Entry, type Token } from './tokenize.js';
 import type { Config, LocalConfig, PeerConfig } from './types.js';
-import { validatePeers, type BuiltPeer } from './validate.js';
+import { validatePeers, type BuiltLocal, type BuiltPeer } from './validate.js';
 import type { ValueContext } from './values.js';
 
 export interface ParseOptions {
@@ -84,12 +87,12 @@ export function parseConfig(text: string, opts: ParseOptions = {}): Config {
   const local = buildLocal(sorted.local, values, p);
   const peers: BuiltPeer[] = [];
   for (const e of sorted.peers) {
-    const built = buildPeer(e, local, values, p);
+    const built = buildPeer(e, local.value, values, p);
     if (built) peers.push(built);
   }
-  validatePeers(peers, p);
+  validatePeers(peers, local, p);
   p.throwIfAny();
-  return { local, peers: peers.map((x) => x.value), file };
+  return { local: local.value, peers: peers.map((x) => x.value), file };
 }
 
 /** Route entries to directives, checking directive words, peer names and uniqueness. */
@@ -154,12 +157,13 @@ const keysOf = (s: object): string[] => Object.values(s).map((r: { key: string }
 const LOCAL_ONLY = new Map(keysOf(LOCAL_SCHEMA).filter((k) => !keysOf(PEER_SCHEMA).includes(k)).map((k) => [k, 'the local entry']));
 const PEER_ONLY = new Map(keysOf(PEER_SCHEMA).filter((k) => !keysOf(LOCAL_SCHEMA).includes(k)).map((k) => [k, 'a peer entry']));
 
-function buildLocal(e: Sorted['local'], values: ValueContext, p: Problems): LocalConfig {
+function buildLocal(e: Sorted['local'], values: ValueContext, p: Problems): BuiltLocal {
   const head = e?.head ?? { text: 'local', line: 1, col: 1 };
   const cx = { where: 'the local entry', head, headShown: 'local', values, inherit: undefined, problems: p, elsewhere: PEER_ONLY };
   const built = applySchema(LOCAL_SCHEMA, e?.keys ?? [], cx);
+  if (built) return { value: built.value, head: e?.head, ok: true };
   // On errors, peers inherit from the defaults: their own errors are still worth reporting.
-  return built?.value ?? applySchema(LOCAL_SCHEMA, [], { ...cx, problems: new Problems('') })!.value;
+  return { value: applySchema(LOCAL_SCHEMA, [], { ...cx, problems: new Problems('') })!.value, head: e?.head, ok: false };
 }
 
 function buildPeer(e: Sorted['peers'][number], local: LocalConfig, values: ValueContext, p: Problems): BuiltPeer | undefined {

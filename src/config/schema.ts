@@ -1,8 +1,11 @@
-import type { LocalConfig, PeerConfig } from './types.js';
+import { START_ACTIONS } from '../ike/peer.js';
+import { parseEspProposals, parseIkeProposals } from '../ike/proposals.js';
+import type { Identity, LocalConfig, PeerConfig } from './types.js';
 import { BACKENDS, DRIVERS, KEYINGS, LOG_LEVELS, MODES } from './types.js';
 import type { ValueType } from './values.js';
-import { bool, cipherSuite, duration, integer, listOf, oneOf, size, spi, word } from './values.js';
-import { endpoint, identity, interfaceAddress, network, orAny } from './net.js';
+import { bool, duration, durationOrOff, integer, listOf, oneOf, size, spi, word } from './values.js';
+import { DEFAULT_PORT, IKE_PORT, endpoint, identity, interfaceAddress, network, orAny } from './net.js';
+import { espProposals, ikeProposals } from './proposals.js';
 import { secret } from './secret.js';
 
 /**
@@ -17,8 +20,11 @@ export interface Row<T, C, X> {
   readonly type: ValueType<T>;
   readonly required?: boolean;
   readonly default?: T;
-  /** A default computed after the entry's explicit keys are parsed (e.g. a peer inherits from local). */
-  readonly derive?: (entry: Partial<C>, ctx: X) => T;
+  /**
+   * A default computed after the entry's explicit keys are parsed (e.g. a peer inherits from
+   * local, or a keying=ike default); undefined leaves the key unset.
+   */
+  readonly derive?: (entry: Partial<C>, ctx: X) => T | undefined;
   /** One line for the README and `keyline check --help`. */
   readonly doc: string;
 }
@@ -28,15 +34,40 @@ export type Schema<C, X = undefined> = { readonly [F in keyof C]-?: Row<NonNulla
 /** A peer's keys: everything but the name, which is the directive's argument. */
 export type PeerKeys = Omit<PeerConfig, 'name'>;
 
-const DAY = 86400;
+const MINUTE = 60;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/** keying=ike defaults: AEADs with Curve25519 first, then a CBC suite with MODP-2048 for old peers. */
+export const DEFAULT_IKE = 'aes256gcm16-prfsha256-x25519,chacha20poly1305-prfsha256-x25519,aes128-sha256-modp2048';
+export const DEFAULT_ESP = 'aes256gcm16,chacha20poly1305,aes128-sha256';
+const IKE_DEFAULTS = /* @__PURE__ */ parseIkeProposals(DEFAULT_IKE);
+const ESP_DEFAULTS = /* @__PURE__ */ parseEspProposals(DEFAULT_ESP);
+
+/** keying=ike defaults for the SA lifetimes, the rekey margin and dead peer detection, in seconds. */
+export const IKE_TIMES = { lifetime: HOUR, ikeLifetime: 4 * HOUR, rekeyMargin: 9 * MINUTE, dpd: 30 } as const;
+
+/** Only keying=ike peers get IKE defaults; `value` is computed only for them. */
+const forIke = <T>(value: (peer: Partial<PeerKeys>) => T) => (peer: Partial<PeerKeys>): T | undefined =>
+  peer.keying === 'ike' ? value(peer) : undefined;
+
+/** The identity a peer with a known address proves by default: that address. */
+const addressIdentity = (addr: string): Identity => ({ type: addr.includes(':') ? 'ipv6' : 'ipv4', value: addr });
 
 export const LOCAL_SCHEMA: Schema<LocalConfig> = {
-  id: { key: 'id', type: identity, doc: 'IKE identity: fqdn:NAME, ipv4:ADDR, ipv6:ADDR, keyid:HEX or user-fqdn:USER@NAME' },
+  id: {
+    key: 'id',
+    type: identity,
+    doc: 'IKE identity: fqdn:NAME, ipv4:ADDR, ipv6:ADDR, keyid:HEX or user-fqdn:USER@NAME (required for keying=ike peers without local-id)',
+  },
   listen: {
     key: 'listen',
     type: listOf(endpoint, 8),
-    default: [{ addr: '0.0.0.0', port: 4500 }],
-    doc: 'UDP endpoints for IKE and ESP-in-UDP, comma-separated',
+    default: [
+      { addr: '0.0.0.0', port: IKE_PORT },
+      { addr: '0.0.0.0', port: DEFAULT_PORT },
+    ],
+    doc: `UDP endpoints, comma-separated: port ${IKE_PORT} is plain IKE; any other port carries IKE after the RFC 3948 non-ESP marker, and ESP-in-UDP`,
   },
   driver: { key: 'driver', type: oneOf(DRIVERS), default: 'userspace', doc: 'ESP data plane: userspace, memory or xfrm' },
   tun: {
@@ -58,17 +89,48 @@ export const LOCAL_SCHEMA: Schema<LocalConfig> = {
 };
 
 export const PEER_SCHEMA: Schema<PeerKeys, LocalConfig> = {
-  addr: { key: 'addr', type: orAny(endpoint), required: true, doc: "the peer's ADDRESS[:PORT] (port 4500 by default), or any" },
+  addr: {
+    key: 'addr',
+    type: orAny(endpoint),
+    required: true,
+    doc: `the peer's ADDRESS[:PORT] (port ${DEFAULT_PORT} by default; :${IKE_PORT} starts IKE on the plain IKE port), or any (keying=ike: wait for the peer)`,
+  },
   keying: { key: 'keying', type: oneOf(KEYINGS), default: 'ike', doc: 'manual, ike, psk-static or x25519-static' },
-  esp: { key: 'esp', type: cipherSuite, doc: 'ESP suite: aes128gcm16, aes256gcm16, chacha20poly1305, aes128-sha256, aes256-sha256' },
+  id: {
+    key: 'id',
+    type: identity,
+    derive: forIke((peer) => (peer.addr && peer.addr !== 'any' ? addressIdentity(peer.addr.addr) : undefined)),
+    doc: 'keying=ike: the identity the peer must prove, TYPE:VALUE as for the local id (default: ipv4:/ipv6: of addr; required with addr=any)',
+  },
+  localId: { key: 'local-id', type: identity, doc: "keying=ike: this side's identity towards this peer (default: the local entry's id)" },
+  psk: { key: 'psk', type: secret, doc: 'keying=ike: pre-shared key of at least 16 bytes (hex:, base64: or file:; keyline genpsk makes one)' },
+  ike: {
+    key: 'ike',
+    type: ikeProposals,
+    derive: forIke(() => IKE_DEFAULTS),
+    doc: `keying=ike: IKE SA proposals in strongSwan notation, best first (default ${DEFAULT_IKE})`,
+  },
+  esp: {
+    key: 'esp',
+    type: espProposals,
+    derive: forIke(() => ESP_DEFAULTS),
+    doc:
+      `ESP proposals in strongSwan notation, best first: -esn asks for ESN, a group (-x25519) for PFS (keying=ike default ${DEFAULT_ESP}); ` +
+      'keying=manual: exactly one, aes128-sha256 or aes256-sha256',
+  },
   mode: { key: 'mode', type: oneOf(MODES), default: 'tunnel', doc: 'tunnel or transport' },
-  localNet: { key: 'local-net', type: listOf(network), doc: 'local side of the protected traffic (required in tunnel mode)' },
-  remoteNet: { key: 'remote-net', type: listOf(network), doc: 'remote side of the protected traffic (required in tunnel mode)' },
-  spiIn: { key: 'spi-in', type: spi, doc: 'manual keying: SPI of the inbound SA' },
-  spiOut: { key: 'spi-out', type: spi, doc: 'manual keying: SPI of the outbound SA' },
-  keyIn: { key: 'key-in', type: secret, doc: 'manual keying: inbound key (hex:, base64: or file:)' },
-  keyOut: { key: 'key-out', type: secret, doc: 'manual keying: outbound key (hex:, base64: or file:)' },
-  esn: { key: 'esn', type: bool, default: true, doc: 'extended (64-bit) sequence numbers' },
+  localNet: { key: 'local-net', type: listOf(network), doc: 'local side of the protected traffic (required in tunnel mode and with keying=ike)' },
+  remoteNet: { key: 'remote-net', type: listOf(network), doc: 'remote side of the protected traffic (required in tunnel mode and with keying=ike)' },
+  spiIn: { key: 'spi-in', type: spi, doc: 'keying=manual: SPI of the inbound SA' },
+  spiOut: { key: 'spi-out', type: spi, doc: 'keying=manual: SPI of the outbound SA' },
+  keyIn: { key: 'key-in', type: secret, doc: 'keying=manual: inbound key (hex:, base64: or file:)' },
+  keyOut: { key: 'key-out', type: secret, doc: 'keying=manual: outbound key (hex:, base64: or file:)' },
+  esn: {
+    key: 'esn',
+    type: bool,
+    derive: (peer) => (peer.keying === 'manual' ? true : undefined),
+    doc: 'keying=manual: extended (64-bit) sequence numbers, on by default (keying=ike: -esn in esp=)',
+  },
   replayWindow: {
     key: 'replay-window',
     type: integer(0, 4096),
@@ -77,7 +139,36 @@ export const PEER_SCHEMA: Schema<PeerKeys, LocalConfig> = {
     derive: (peer, local) => (peer.keying === 'manual' ? 0 : local.replayWindow),
     doc: "anti-replay window in packets (default: local's replay-window; 0 for keying=manual)",
   },
-  lifetime: { key: 'lifetime', type: duration(10, 30 * DAY), doc: 'hard SA lifetime, e.g. 1h or 2h30m' },
-  lifeBytes: { key: 'life-bytes', type: size(1, 2 ** 50), doc: 'hard SA byte limit, e.g. 500M or 1G' },
-  lifePackets: { key: 'life-packets', type: integer(1, Number.MAX_SAFE_INTEGER), doc: 'hard SA packet limit' },
+  start: {
+    key: 'start',
+    type: oneOf(START_ACTIONS),
+    derive: forIke((peer) => (peer.addr === 'any' ? 'wait' : 'initiate')),
+    doc: 'keying=ike: initiate (bring up at start and keep up), wait (respond only) or on-traffic (default: initiate; wait with addr=any)',
+  },
+  dpd: {
+    key: 'dpd',
+    type: durationOrOff(DAY),
+    derive: forIke(() => IKE_TIMES.dpd),
+    doc: 'keying=ike: silence before a liveness check (dead peer detection); 0 or off turns it off (default 30s)',
+  },
+  lifetime: {
+    key: 'lifetime',
+    type: duration(10, 30 * DAY),
+    derive: forIke(() => IKE_TIMES.lifetime),
+    doc: 'hard child SA lifetime, e.g. 1h or 2h30m (keying=ike: default 1h, rekeyed before; manual: none)',
+  },
+  ikeLifetime: {
+    key: 'ike-lifetime',
+    type: duration(10, 30 * DAY),
+    derive: forIke(() => IKE_TIMES.ikeLifetime),
+    doc: 'keying=ike: IKE SA lifetime, rekeyed before it ends (default 4h)',
+  },
+  rekeyMargin: {
+    key: 'rekey-margin',
+    type: duration(1, DAY),
+    derive: forIke(() => IKE_TIMES.rekeyMargin),
+    doc: 'keying=ike: rekeying starts between this and twice this before a lifetime ends; less than half the shorter lifetime (default 9m)',
+  },
+  lifeBytes: { key: 'life-bytes', type: size(1, 2 ** 50), doc: 'keying=manual: hard SA byte limit, e.g. 500M or 1G' },
+  lifePackets: { key: 'life-packets', type: integer(1, Number.MAX_SAFE_INTEGER), doc: 'keying=manual: hard SA packet limit' },
 };

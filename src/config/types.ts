@@ -1,4 +1,5 @@
-import type { CipherSuite } from '../crypto/types.js';
+import type { StartAction } from '../ike/peer.js';
+import type { EspProposal, IkeProposal } from '../ike/proposals.js';
 import type { Endpoint, Mode, Prefix } from '../sa/types.js';
 
 /**
@@ -44,7 +45,16 @@ export interface PeerConfig {
   readonly name: string;
   readonly addr: Endpoint | 'any';
   readonly keying: Keying;
-  readonly esp?: CipherSuite;
+  /** keying=ike: the identity the peer must prove (default: its address, when it has one). */
+  readonly id?: Identity;
+  /** keying=ike: this side's identity towards this peer, instead of the local entry's id. */
+  readonly localId?: Identity;
+  /** keying=ike: the pre-shared key, at least 16 bytes. */
+  readonly psk?: Uint8Array;
+  /** keying=ike: IKE SA proposals in order of preference. */
+  readonly ike?: readonly IkeProposal[];
+  /** ESP proposals in order of preference; keying=manual takes exactly one, without a group. */
+  readonly esp?: readonly EspProposal[];
   readonly mode: Mode;
   readonly localNet?: readonly Prefix[];
   readonly remoteNet?: readonly Prefix[];
@@ -53,10 +63,20 @@ export interface PeerConfig {
   /** Manual keys per direction: enc key (+ salt) for AEADs, enc || integ for CBC suites. */
   readonly keyIn?: Uint8Array;
   readonly keyOut?: Uint8Array;
-  readonly esn: boolean;
+  /** keying=manual only: IKE negotiates ESN per proposal (`-esn` in esp=). */
+  readonly esn?: boolean;
   readonly replayWindow: number;
-  /** Hard limits; soft limits are derived from them where SAs are installed. */
+  /** keying=ike: what happens at start-up. */
+  readonly start?: StartAction;
+  /** keying=ike: seconds of silence before a liveness check; 0 is off. */
+  readonly dpd?: number;
+  /** Hard child SA lifetime in seconds (keying=ike: 1h by default; manual: none). */
   readonly lifetime?: number;
+  /** keying=ike: IKE SA lifetime, seconds. */
+  readonly ikeLifetime?: number;
+  /** keying=ike: rekeying starts between this and twice this before a lifetime ends, seconds. */
+  readonly rekeyMargin?: number;
+  /** Hard limits (keying=manual); soft limits are derived from them where SAs are installed. */
   readonly lifeBytes?: number;
   readonly lifePackets?: number;
 }

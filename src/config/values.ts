@@ -1,4 +1,3 @@
-import type { CipherSuite } from '../crypto/types.js';
 import { ValueError, suggest } from './errors.js';
 
 /**
@@ -62,7 +61,7 @@ function unitSeconds(text: string, what: string): number {
   return m.slice(1).reduce((sum, g, i) => sum + Number(g ?? 0) * UNIT_SECONDS[i]!, 0);
 }
 
-function fmtDuration(n: number): string {
+export function fmtDuration(n: number): string {
   if (n === 0) return '0s';
   let rest = n;
   return UNIT_SECONDS.map((u, i) => {
@@ -151,11 +150,21 @@ export const spi: ValueType<number> = {
   format: (v) => '0x' + v.toString(16),
 };
 
-/** The five suites, plus strongSwan's short names for the GCM ones (16-byte ICV implied). */
-export const cipherSuite: ValueType<CipherSuite> = oneOf(
-  ['aes128gcm16', 'aes256gcm16', 'chacha20poly1305', 'aes128-sha256', 'aes256-sha256'] as const,
-  { aes128gcm: 'aes128gcm16', aes256gcm: 'aes256gcm16' },
-);
+/** A duration where 0 or the word `off` turns the thing off; printed as `off`. */
+export function durationOrOff(max: number): ValueType<number> {
+  const d = duration(0, max);
+  return {
+    parse: (text, ctx) => {
+      if (text === 'off') return 0;
+      try {
+        return d.parse(text, ctx);
+      } catch (e) {
+        throw e instanceof ValueError ? new ValueError(`${e.message}, or off`) : e;
+      }
+    },
+    format: (v) => (v === 0 ? 'off' : d.format(v)),
+  };
+}
 
 /**
  * A comma-separated list (no spaces, no empty elements, no duplicates, at most `max`). Errors

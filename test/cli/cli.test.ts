@@ -95,3 +95,24 @@ t.test('manual keys with a combined-mode suite are refused (RFC 8221 §5)', asyn
   t.equal(r.status, 2);
   t.match(r.stderr, /gcm\.keys:2:\d+: esp=aes256gcm16 cannot be used with keying=manual/);
 });
+
+t.test('check prints a keying=ike peer with its defaults and the psk masked', async (t) => {
+  const PSK = '5a'.repeat(12) + 'c3'.repeat(20);
+  const ike = [
+    'local id=fqdn:gw-a.example tun-addr=198.51.100.1/24',
+    `peer gw-b addr=192.0.2.2 psk=hex:${PSK} local-net=198.51.100.0/24 remote-net=203.0.113.0/24`,
+    `peer road addr=any id=fqdn:road.example psk=base64:${Buffer.from(PSK, 'hex').toString('base64')}`,
+    '    local-net=198.51.100.0/24 remote-net=10.9.0.0/16',
+    '',
+  ].join('\n');
+  const r = keyline('check', file('ike.keys', ike));
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /^local id=fqdn:gw-a\.example listen=0\.0\.0\.0:500,0\.0\.0\.0:4500 /m);
+  t.match(r.stdout, /^peer gw-b addr=192\.0\.2\.2:4500 keying=ike id=ipv4:192\.0\.2\.2 psk=<secret 32 bytes> ike=aes256gcm16-prfsha256-x25519,/m);
+  t.match(r.stdout, /^peer road addr=any keying=ike id=fqdn:road\.example psk=<secret 32 bytes> .* start=wait dpd=30s lifetime=1h ike-lifetime=4h rekey-margin=9m$/m);
+  t.notMatch(r.stdout, /5a5a|c3c3|WlpaWlpa|w8PDw8PD/, 'no psk bytes, as hex or base64');
+  const short = keyline('check', file('short.keys', ike.replace(`psk=hex:${PSK}`, `psk=hex:${PSK.slice(0, 30)}`)));
+  t.equal(short.status, 2);
+  t.match(short.stderr, /short\.keys:2:30: psk of peer gw-b is 15 bytes; at least 16 are needed: a short PSK can be brute-forced offline/);
+  t.notMatch(short.stderr, /5a5a/);
+});

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { parseConfig, formatConfig, ConfigError, MAX_PROBLEMS } from '../../src/config/index.js';
-import { GOOD, peer, secretPieces } from './fixtures/keys.js';
+import { GOOD, IKE_LOCAL, ikePeer, peer, secretPieces } from './fixtures/keys.js';
 import { rng } from '../helpers/rng.js';
 
 /**
@@ -14,6 +14,10 @@ const BASES = [
   'local listen=0.0.0.0:4500,[::1]:4501 mtu=1400 tun-addr=2001:db8::1/64 id=keyid:0a0b\n' +
     peer('lifetime=1h life-bytes=1G esn=off').replace(/\s(remote-net)/, '\n\t$1') +
     '# end\n',
+  IKE_LOCAL +
+    ikePeer('ike=aes256gcm16-prfsha256-x25519,aes128-sha256-modp2048 esp=aes256gcm16-esn,aes128-sha256-x25519 dpd=off')
+      .replace(' remote-net', '\n  remote-net') +
+    ikePeer('id=fqdn:road.example start=wait rekey-margin=5m', 'road').replace('addr=192.0.2.2', 'addr=any'),
 ];
 const ALPHABET = [' ', '\t', '\n', '\r', '#', '=', ',', ':', '/', '[', ']', '.', '0', 'f', 'x', 'Z', '-', '%', 'é', '\u0000', 'hex:', 'base64:', 'file:', 'peer ', 'local '];
 const PIECES = secretPieces(16);

@@ -5,10 +5,9 @@ import { Problems } from '../../src/config/errors.js';
 import type { PeerKeys } from '../../src/config/schema.js';
 import { tokenize } from '../../src/config/tokenize.js';
 import { KEYINGS } from '../../src/config/types.js';
-import { cipherSuite } from '../../src/config/values.js';
 import { addrText } from '../../src/sa/selector.js';
 import type { Prefix } from '../../src/sa/types.js';
-import { GOOD, KEY_FILE, KEY_IN, KEY_OUT, b64Of, hexOf, peer } from './fixtures/keys.js';
+import { GOOD, IKE_LOCAL, KEY_FILE, KEY_IN, KEY_OUT, PSK, b64Of, hexOf, ikePeer, peer } from './fixtures/keys.js';
 
 const pfx = (p: Prefix | undefined) => (p ? `${addrText(p.addr)}/${p.len}` : undefined);
 const hexb = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : undefined);
@@ -34,7 +33,7 @@ t.test('the example file parses to the expected structure', async (t) => {
     name: 'gw-b',
     addr: { addr: '192.0.2.2', port: 4500 },
     keying: 'manual',
-    esp: 'aes256-sha256',
+    esp: [{ suite: 'aes256-sha256', esn: false }],
     mode: 'tunnel',
     spiIn: 0x1001,
     spiOut: 0x2001,
@@ -58,7 +57,7 @@ t.test('folding: tabs, comment and blank lines inside an entry, CRLF, BOM', asyn
     `\t  key-in=hex:${'11'.repeat(48)} key-out=hex:${'22'.repeat(48)}\r\n`;
   const c = parseConfig(text);
   const p = c.peers[0]!;
-  t.equal(p.esp, 'aes128-sha256');
+  t.same(p.esp, [{ suite: 'aes128-sha256', esn: false }]);
   t.equal(p.keyIn!.length, 16 + 32);
   t.equal(p.mode, 'transport');
   t.equal(p.spiIn, 256);
@@ -90,7 +89,8 @@ t.test('defaults: no local entry; a manual peer does not inherit replay-window (
   t.equal(c.peers[2]!.replayWindow, 64, 'explicit replay-window=64 on a manual peer is honoured');
   t.equal(c.peers[3]!.replayWindow, 128, 'explicit, equal to the local value');
   const d = parseConfig('');
-  t.same(d.local.listen, [{ addr: '0.0.0.0', port: 4500 }]);
+  t.same(d.local.listen, [{ addr: '0.0.0.0', port: 500 }, { addr: '0.0.0.0', port: 4500 }], 'plain IKE on 500, NAT-T and ESP-in-UDP on 4500');
+  t.match(formatConfig(d), /^local listen=0\.0\.0\.0:500,0\.0\.0\.0:4500 /m);
   t.equal(d.local.replayWindow, 64);
   t.same(d.peers, []);
   const m = parseConfig(peer(''));
@@ -114,28 +114,29 @@ function buildPeerEntry(text: string, local: LocalConfig): { value?: PeerKeys; p
   return { value: built?.value, problems: problems.count };
 }
 
-t.test("replay-window: peers with other keying methods still inherit the local entry's", async (t) => {
-  // In this build parseConfig rejects every peer that is not keying=manual ("keying=... is not
-  // available in this build", from validate.ts), so the derived value never reaches a Config.
-  // The file below has no other problem: the only errors are the keying ones.
+t.test("replay-window: peers with other keying methods inherit the local entry's", async (t) => {
+  // keying=psk-static and x25519-static are not in this build ("not available", from
+  // validate.ts), so their derived value never reaches a Config; keying=ike is, and does.
   const nets = 'local-net=10.0.0.0/8 remote-net=10.1.0.0/16';
   const text =
-    'local replay-window=128\n' +
-    `peer gw-i addr=192.0.2.9 ${nets}\n` +
-    `peer gw-p addr=192.0.2.10 keying=psk-static esp=aes256gcm ${nets}\n` +
+    'local replay-window=128 id=fqdn:gw-a.example\n' +
+    `peer gw-i addr=192.0.2.9 psk=hex:${hexOf(PSK)} ${nets}\n` +
+    `peer gw-p addr=192.0.2.10 keying=psk-static esp=aes256gcm16 ${nets}\n` +
     `peer gw-x addr=any keying=x25519-static replay-window=32 ${nets}\n`;
   const e = t.throws(() => parseConfig(text)) as ConfigError;
   t.equal(
     e.message,
-    'keys:2:6: peer gw-i has no keying= and the default, keying=ike, is not available in this build (available: keying=manual)\n' +
-      'keys:3:34: keying=psk-static in peer gw-p is not available in this build (available: keying=manual)\n' +
-      'keys:4:27: keying=x25519-static in peer gw-x is not available in this build (available: keying=manual)',
+    'keys:3:34: keying=psk-static in peer gw-p is not available in this build (available: keying=manual, keying=ike)\n' +
+      'keys:4:27: keying=x25519-static in peer gw-x is not available in this build (available: keying=manual, keying=ike)',
   );
   const lines = text.split('\n');
   t.equal(lines[2]!.indexOf('keying=psk-static') + 'keying='.length + 1, 34);
   t.equal(lines[3]!.indexOf('keying=x25519-static') + 'keying='.length + 1, 27);
+  const ok = parseConfig(lines.slice(0, 2).join('\n'));
+  t.equal(ok.peers[0]!.keying, 'ike', 'the default');
+  t.equal(ok.peers[0]!.replayWindow, 128, "keying=ike inherits local's 128");
 
-  // Where the derived default is observable: the entry as built from the table, before validation.
+  // Where the derived default is observable for the others: the entry as built from the table, before validation.
   const local = parseConfig('local replay-window=128\n').local;
   t.equal(local.replayWindow, 128);
   const ike = buildPeerEntry(lines[1]!, local);
@@ -146,7 +147,8 @@ t.test("replay-window: peers with other keying methods still inherit the local e
   t.equal(psk.problems, 0);
   t.equal(psk.value?.keying, 'psk-static');
   t.equal(psk.value?.replayWindow, 128, "keying=psk-static inherits local's 128");
-  t.equal(psk.value?.esp, 'aes256gcm16', 'strongSwan alias, on a peer where GCM is allowed');
+  t.same(psk.value?.esp, [{ suite: 'aes256gcm16', esn: false }], 'a combined suite, on a peer where it is allowed');
+  t.equal(psk.value?.start, undefined, 'keying=ike defaults are for keying=ike only');
   const x = buildPeerEntry(lines[3]!, local);
   t.equal(x.problems, 0);
   t.equal(x.value?.keying, 'x25519-static');
@@ -160,6 +162,7 @@ t.test("replay-window: peers with other keying methods still inherit the local e
   for (const keying of KEYINGS) {
     t.equal(PEER_SCHEMA.replayWindow.derive!({ keying }, local), keying === 'manual' ? 0 : 128, `derive for keying=${keying}`);
   }
+  t.equal(parseConfig(IKE_LOCAL + ikePeer('')).peers[0]!.replayWindow, 64, 'keying=ike without a local replay-window: 64');
 });
 
 t.test('values in context: lists, endpoints, aliases, lifetimes', async (t) => {
@@ -169,11 +172,8 @@ t.test('values in context: lists, endpoints, aliases, lifetimes', async (t) => {
   );
   t.same(c.local.listen, [{ addr: '0.0.0.0', port: 4500 }, { addr: '::', port: 4501 }]);
   const p = c.peers[0]!;
-  t.equal(p.esp, 'aes256-sha256');
-  // The strongSwan alias names a GCM suite, which keying=manual refuses (RFC 8221 §5); the alias
-  // is checked on the value parser here and on a psk-static peer entry in the replay-window test.
-  t.equal(cipherSuite.parse('aes256gcm', { readFile: () => '', baseDir: '.' }), 'aes256gcm16', 'strongSwan alias');
-  t.equal(cipherSuite.parse('aes128gcm', { readFile: () => '', baseDir: '.' }), 'aes128gcm16', 'strongSwan alias');
+  t.same(p.esp, [{ suite: 'aes256-sha256', esn: false }], 'one ESP proposal, the manual suite');
+  t.equal(p.esn, true, 'manual ESN comes from esn=, on by default');
   t.equal(p.lifetime, 9000);
   t.equal(p.lifeBytes, 2 ** 30);
   t.equal(p.lifePackets, 1000000);
