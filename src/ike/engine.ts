@@ -411,8 +411,8 @@ export class IkeEngine {
     if (h.exchange === EXCHANGE.IKE_SA_INIT) return handleInitResponse(this, sa, h, outer, data, from);
     if (sa.spiI !== h.spiI || sa.spiR !== h.spiR || isInitiator(h) === (sa.role === 'initiator')) return this.drops.bump('ike-unknown-spi');
     if (!sa.sk) return this.drops.bump('ike-no-keys');
-    if (isResponse(h)) this.onResponse(sa, h, outer, data, from);
-    else this.onRequest(sa, h, outer, data, from);
+    if (isResponse(h)) this.onResponse(sa, h, outer, data, from, socket);
+    else this.onRequest(sa, h, outer, data, from, socket);
   }
 
   /** Open SK and decode the inner payloads; undefined (counted) when it does not authenticate. */
@@ -434,23 +434,28 @@ export class IkeEngine {
     }
   }
 
-  /** Authenticated: the peer is alive, and (NAT-T, §2.23) the address it sends from is current. */
-  private authenticated(sa: IkeSa, from: Endpoint, isRequest: boolean): void {
+  /**
+   * Authenticated: the peer is alive, and (NAT-T, §2.23) the address it sends from is current. A
+   * request on the NAT-T socket moves the SA there too: an initiator that started on port 500
+   * floats to 4500 with IKE_AUTH, and our answers and ESP must follow it.
+   */
+  private authenticated(sa: IkeSa, from: Endpoint, isRequest: boolean, via: IkeSocket): void {
     sa.lastRecvAt = this.now;
-    if (isRequest && (from.addr !== sa.remote.addr || from.port !== sa.remote.port) && sa.socket.natt) {
-      this.log.info(`${saName(sa)}: peer moved from ${endpointText(sa.remote)} to ${endpointText(from)}`);
-      sa.remote = from;
-      for (const c of sa.children) void this.deps.driver.updateSa('out', c.spiOut, { remote: from }).catch(() => {});
-    }
+    if (!isRequest || !via.natt) return;
+    if (via === sa.socket && from.addr === sa.remote.addr && from.port === sa.remote.port) return;
+    this.log.info(`${saName(sa)}: peer moved from ${endpointText(sa.remote)} to ${endpointText(from)}`);
+    sa.socket = via;
+    sa.remote = from;
+    for (const c of sa.children) void this.deps.driver.updateSa('out', c.spiOut, { remote: from }).catch(() => {});
   }
 
-  private onRequest(sa: IkeSa, h: IkeHeader, outer: RawPayload[], data: Uint8Array, from: Endpoint): void {
+  private onRequest(sa: IkeSa, h: IkeHeader, outer: RawPayload[], data: Uint8Array, from: Endpoint, via: IkeSocket): void {
     if (sa.processing === h.messageId) return this.drops.bump('ike-busy');
     const verdict = sa.window.requestIn(h.messageId);
     if (verdict !== 'process') return verdict === 'resent' ? undefined : this.drops.bump(`ike-${verdict}`);
     const opened = this.open(sa, h, outer, data);
     if (!opened) return;
-    this.authenticated(sa, from, true);
+    this.authenticated(sa, from, true, via);
     const m = { exchange: h.exchange, messageId: h.messageId, raw: data, from, payloads: [] as Payload[], inner: [] as RawPayload[] };
     if ('malformed' in opened) return this.refuse(sa, m, NOTIFY.INVALID_SYNTAX, 'undecodable SK content');
     this.trace('in', sa, h.exchange, false, h.messageId, data.length, opened.inner);
@@ -492,14 +497,14 @@ export class IkeEngine {
     sa.window.respond(m.messageId, this.seal(sa, m.exchange, true, m.messageId, [errorPayload(notify, data)]));
   }
 
-  private onResponse(sa: IkeSa, h: IkeHeader, outer: RawPayload[], data: Uint8Array, from: Endpoint): void {
+  private onResponse(sa: IkeSa, h: IkeHeader, outer: RawPayload[], data: Uint8Array, from: Endpoint, via: IkeSocket): void {
     const pending = sa.pending as (Pending & { id: number }) | undefined;
     if (!pending || pending.id !== h.messageId || pending.exchange !== h.exchange || !sa.window.busy) return this.drops.bump('ike-unexpected-response');
     const opened = this.open(sa, h, outer, data);
     if (!opened) return;
     if (!sa.window.response(h.messageId)) return;
     sa.pending = undefined;
-    this.authenticated(sa, from, false);
+    this.authenticated(sa, from, false, via);
     if ('malformed' in opened) return void this.failExchange(sa, pending, 'undecodable SK content in response');
     this.trace('in', sa, h.exchange, true, h.messageId, data.length, opened.inner);
     const rules = checkRules(h.exchange, true, outer, opened.inner);
