@@ -220,3 +220,29 @@ t.test('rekeys survive a lost request and a lost response', async (t) => {
     await p.stop();
   }
 });
+
+t.test('NAT rebinding: A appears from a new port; IKE and ESP follow it, both ways', async (t) => {
+  const p = await ikePair({ a: { dpd: 10 }, b: { dpd: 10 } });
+  t.teardown(() => p.stop());
+  const A = { addr: '192.0.2.1', port: 4500 };
+  const NAT = { addr: '192.0.2.1', port: 45000 };
+  const B = { addr: ADDR_B, port: 4500 };
+  // The NAT's new mapping: A's packets to B now leave from 45000; what B sends there reaches A.
+  const mapped = p.net.attach(NAT);
+  mapped.onDatagram((d, from) => p.net.carry(d, from, A));
+  p.net.fault = (d, from, to) => {
+    if (from.port === A.port && from.addr === A.addr && to.addr === B.addr) {
+      p.net.carry(d, NAT, to);
+      return [];
+    }
+    return [d];
+  };
+  t.ok(await p.ping('a'), 'A -> B through the new mapping');
+  t.ok(await p.ping('b'), 'B -> A: ESP followed the authenticated packet to the new port');
+  await p.advance(25_000, 5_000); // liveness checks both ways
+  const sa = p.b.agent.ike.sas()[0]!;
+  t.same(sa.remote, NAT, "B's IKE SA talks to the new mapping");
+  t.same(states(p.a), ['established']);
+  t.same(states(p.b), ['established']);
+  t.ok(await p.ping('b'), 'still flowing');
+});
