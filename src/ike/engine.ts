@@ -161,8 +161,9 @@ export class IkeEngine {
     for (const t of this.retryTimers.values()) t.cancel();
     const live = this.sas().filter((s) => s.fsm.is('established', 'rekeying'));
     for (const sa of live) deleteIkeSa(this, sa, 'shutting down');
-    const deadline = this.now + waitMs;
-    while (this.sas().some((s) => s.fsm.is('deleting')) && this.now < deadline) await new Promise((r) => setTimeout(r, 20));
+    // Wall-clock time on purpose: shutting down must end even under a test's fake clock.
+    const deadline = Date.now() + waitMs;
+    while (this.sas().some((s) => s.fsm.is('deleting')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const sa of this.sas()) await this.closeSa(sa, 'shutting down', { quiet: true });
   }
 

@@ -105,3 +105,22 @@ t.test('a restarted peer: INITIAL_CONTACT removes the stale SAs', async (t) => {
   t.same(a2.agent.ike.sas().map((s) => s.fsm.state), ['established']);
   t.equal(p.b.agent.ike.sas().length, 1, 'B holds only the new IKE SA');
 });
+
+t.test('start=on-traffic: the first packet for the peer brings the IKE SA up', async (t) => {
+  const p = await ikePair({ a: { start: 'on-traffic' } });
+  t.teardown(() => p.stop());
+  t.same(states(p.a), [], 'nothing at start');
+  t.notOk(await p.ping('a'), 'the first packet starts keying (and is dropped, counted as no-sa)');
+  t.equal(p.a.agent.driver.drops()['no-sa'], 1);
+  up(t, p);
+  t.ok(await p.ping('a'), 'then traffic flows');
+});
+
+t.test('stop() sends DELETE for every IKE SA; the peer drops its SAs', async (t) => {
+  const p = await ikePair();
+  await p.a.agent.stop();
+  await p.settle();
+  t.same(states(p.b), [], 'B has nothing left');
+  t.equal(childCount(p.b), 0);
+  await p.b.agent.stop();
+});
