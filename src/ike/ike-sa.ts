@@ -46,8 +46,8 @@ export interface Pending {
 
 export type ChildState = 'installed' | 'rekeying' | 'rekeyed' | 'deleting';
 
-export interface ChildSa {
-  readonly reqid: number;
+/** What defines a child SA, as negotiated (before installation) and kept after it. */
+export interface ChildSpec {
   readonly spiIn: number;
   readonly spiOut: number;
   readonly proposal: EspProposal;
@@ -57,6 +57,10 @@ export interface ChildSa {
   readonly nr: Uint8Array;
   /** We initiated the exchange that made it: we lead its rekey (DESIGN.md). */
   readonly weInitiated: boolean;
+}
+
+export interface ChildSa extends ChildSpec {
+  readonly reqid: number;
   readonly createdAt: number;
   state: ChildState;
   timers: Timer[];

@@ -6,11 +6,10 @@
  */
 import t from 'tap';
 import type * as Tap from 'tap';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { cleanupLeftovers, createNamespacePair, execIn, registerCleanup, requireNetnsTools, spawnIn, type Proc } from './ns.js';
+import { agentTestbed, execIn, registerCleanup, spawnIn, type Proc } from './ns.js';
 
 const BUNDLE = resolve('dist/keyline.js');
 
@@ -44,16 +43,9 @@ async function waitForRoute(ns: string, prefix: string, agent: Proc): Promise<vo
 
 /** Two namespaces, a key file for each side, and a way to start `keyline run` in either. */
 async function setup(t: Tap.Test) {
-  requireNetnsTools();
-  t.ok(existsSync(BUNDLE), `${BUNDLE} exists (npm test builds it first)`);
-  await cleanupLeftovers();
-  const pair = await createNamespacePair();
-  registerCleanup(t, () => pair.destroy());
-  // No IPv6 link-local chatter into kl0: an orphaned socat then stays alive until traffic comes,
-  // which is the case the restart test must cover (any packet would make it exit by itself).
-  for (const ns of [pair.a, pair.b]) await execIn(ns, ['sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=1']);
-  const dir = mkdtempSync(join(tmpdir(), 'keyline-ping-'));
-  registerCleanup(t, () => rmSync(dir, { recursive: true, force: true }));
+  // No IPv6 in the namespaces (agentTestbed): an orphaned socat then stays alive until traffic
+  // comes, which is the case the restart test must cover (any packet would make it exit by itself).
+  const { pair, dir } = await agentTestbed(t, BUNDLE, 'keyline-ping-');
   const k1 = randomBytes(64).toString('hex');
   const k2 = randomBytes(64).toString('hex');
   const fa = keyFile(dir, 'a.keys', { tun: '198.51.100.1/24', net: '198.51.100.0/24', remoteNet: '203.0.113.0/24', peer: pair.addrB, spiIn: '0x1001', spiOut: '0x2001', keyIn: k1, keyOut: k2 });

@@ -7,11 +7,10 @@
  */
 import t from 'tap';
 import type * as Tap from 'tap';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { cleanupLeftovers, createNamespacePair, execIn, registerCleanup, requireNetnsTools, spawnIn, type Proc } from './ns.js';
+import { agentTestbed, execIn, registerCleanup, spawnIn, type Proc } from './ns.js';
 
 const BUNDLE = resolve('dist/keyline.js');
 const NET = { a: '198.51.100', b: '203.0.113' } as const;
@@ -50,14 +49,7 @@ async function waitFor(agent: Proc, re: RegExp, what: string, ms = 15_000): Prom
 const count = (agent: Proc, re: RegExp) => agent.stderr().split('\n').filter((l) => re.test(l)).length;
 
 async function setup(t: Tap.Test, extra = '') {
-  requireNetnsTools();
-  t.ok(existsSync(BUNDLE), `${BUNDLE} exists (npm test builds it first)`);
-  await cleanupLeftovers();
-  const pair = await createNamespacePair();
-  registerCleanup(t, () => pair.destroy());
-  for (const ns of [pair.a, pair.b]) await execIn(ns, ['sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=1']);
-  const dir = mkdtempSync(join(tmpdir(), 'keyline-ike-'));
-  registerCleanup(t, () => rmSync(dir, { recursive: true, force: true }));
+  const { pair, dir } = await agentTestbed(t, BUNDLE, 'keyline-ike-');
   const psk = randomBytes(32).toString('hex');
   const sides: Record<'a' | 'b', Side> = {
     a: { ns: pair.a, file: keyFile(dir, 'a', { me: pair.addrA, peer: pair.addrB }, psk, extra) },

@@ -5,7 +5,7 @@
  * former. Everything is bounded in time; every cleanup is safe to call twice.
  */
 import { execFile, spawn } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
@@ -340,4 +340,21 @@ function alive(pid: number): boolean {
 function once(fn: () => Promise<void>): () => Promise<void> {
   let p: Promise<void> | undefined;
   return () => (p ??= fn());
+}
+
+/**
+ * The common start of an end-to-end test with two `keyline run` processes: tools checked, the
+ * built bundle present, a namespace pair without IPv6 (no link-local chatter into kl0) and a
+ * temporary directory for key files, all removed when the test ends.
+ */
+export async function agentTestbed(t: Test, bundle: string, dirPrefix: string): Promise<{ pair: NamespacePair; dir: string }> {
+  requireNetnsTools();
+  t.ok(existsSync(bundle), `${bundle} exists (npm test builds it first)`);
+  await cleanupLeftovers();
+  const pair = await createNamespacePair();
+  registerCleanup(t, () => pair.destroy());
+  for (const ns of [pair.a, pair.b]) await execIn(ns, ['sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=1']);
+  const dir = mkdtempSync(join(tmpdir(), dirPrefix));
+  registerCleanup(t, () => rmSync(dir, { recursive: true, force: true }));
+  return { pair, dir };
 }

@@ -15,13 +15,13 @@ import { newKeyExchange, type KeyExchange } from '../../crypto/dh/index.js';
 import { IKE_TIMERS } from '../../limits.js';
 import { collisionLoser, planRekey } from '../../sa/rekey.js';
 import { spiText } from '../../sa/sad.js';
-import type { SaSpec, Selector } from '../../sa/types.js';
+import type { SaSpec } from '../../sa/types.js';
 import { KeylineError } from '../../wire/errors.js';
 import { KE, name } from '../../wire/iana.js';
 import { NOTIFY, PROTO } from '../constants.js';
 import { EXCHANGE } from '../constants.js';
 import type { IkeEngine } from '../engine.js';
-import { errorNotify, first, notifies, saName, spi32, spi32Bytes, type ChildSa, type IkeSa, type Inbound } from '../ike-sa.js';
+import { errorNotify, first, notifies, saName, spi32, spi32Bytes, type ChildSa, type ChildSpec, type IkeSa, type Inbound } from '../ike-sa.js';
 import { narrow, within } from '../narrow.js';
 import type { Payload } from '../message.js';
 import type { Selector as TsRange } from '../payloads/ts.js';
@@ -41,14 +41,7 @@ export function authProposals(esp: readonly EspProposal[]): EspProposal[] {
   return out;
 }
 
-export interface NewChild {
-  readonly spiIn: number;
-  readonly spiOut: number;
-  readonly proposal: EspProposal;
-  readonly selectors: readonly Selector[];
-  readonly ni: Uint8Array;
-  readonly nr: Uint8Array;
-  readonly weInitiated: boolean;
+export interface NewChild extends ChildSpec {
   /** Keys per direction from our point of view. */
   readonly keys: { readonly in: DirectionKeys; readonly out: DirectionKeys };
 }
