@@ -157,10 +157,11 @@ export async function startCharon(ns: string, name: string, o: CharonOptions): P
   if (o.t) {
     const t = o.t;
     registerCleanup(t, self.remove, () => {
-      if (t.passing()) return;
+      if (t.passing() && !process.env.KEYLINE_INTEROP_LOGS) return;
       // the brief log: one line per message, proposal, auth or install decision
       const brief = existsSync(briefLogPath) ? readFileSync(briefLogPath, 'utf8') : '';
-      t.comment(`charon ${name} (pid ${proc.pid}) stderr: ${proc.stderr().trim() || '(none)'}\nlast lines of ${briefLogPath}:\n${brief.split('\n').slice(-40).join('\n')}`);
+      const n = t.passing() ? 400 : 40;
+      t.comment(`charon ${name} (pid ${proc.pid}) stderr: ${proc.stderr().trim() || '(none)'}\nlast lines of ${briefLogPath}:\n${brief.split('\n').slice(-n).join('\n')}`);
     });
   }
 
