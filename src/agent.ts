@@ -79,6 +79,7 @@ export async function startAgent(plan: AgentPlan, deps: AgentDeps): Promise<Agen
   engine = new IkeEngine({
     clock,
     random,
+    ...(deps.random && { dhRandom: deps.random }),
     rand01: deps.rand01 ?? Math.random,
     backend: deps.backend,
     dh: deps.backend.name === 'noble' ? 'noble' : 'node',

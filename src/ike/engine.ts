@@ -39,6 +39,11 @@ import { planRekey } from '../sa/rekey.js';
 export interface EngineDeps {
   readonly clock: Clock;
   readonly random: (n: number) => Uint8Array;
+  /**
+   * Private Diffie-Hellman keys from here only when a test injects them; otherwise they are made
+   * natively (node:crypto keeps them out of the JS heap, and an imported key costs ~0.5 ms).
+   */
+  readonly dhRandom?: (n: number) => Uint8Array;
   /** Uniform in [0, 1): rekey jitter. */
   readonly rand01: () => number;
   readonly backend: Backend;
@@ -273,8 +278,13 @@ export class IkeEngine {
 
   // ---- timers ----------------------------------------------------------------------------------
 
+  /** A timer owned by the SA: cancelled when it closes, and forgotten once it has fired. */
   timer(sa: IkeSa, ms: number, what: string, fn: () => void): Timer {
-    const t = this.deps.clock.after(ms, `${saName(sa)} ${what}`, () => this.guard(`${saName(sa)}: ${what}`, fn));
+    const t: Timer = this.deps.clock.after(ms, `${saName(sa)} ${what}`, () => {
+      const i = sa.timers.indexOf(t);
+      if (i >= 0) sa.timers.splice(i, 1);
+      this.guard(`${saName(sa)}: ${what}`, fn);
+    });
     sa.timers.push(t);
     return t;
   }

@@ -124,3 +124,14 @@ t.test('stop() sends DELETE for every IKE SA; the peer drops its SAs', async (t)
   t.equal(childCount(p.b), 0);
   await p.b.agent.stop();
 });
+
+t.test('timers do not pile up: DPD for hours leaves a bounded set per IKE SA', async (t) => {
+  const p = await ikePair({ a: { dpd: 30 }, b: { dpd: 30 } });
+  t.teardown(() => p.stop());
+  const sa = p.a.agent.ike.sas()[0]!;
+  const before = sa.timers.length;
+  await p.advance(2 * 3600_000, 60_000);
+  const now = p.a.agent.ike.sas()[0]!;
+  t.ok(now.timers.length <= before + 1, `timers ${before} -> ${now.timers.length}`);
+  t.equal(now.initRequest.length + now.initResponse.length, 0, 'IKE_SA_INIT messages dropped once AUTH is done');
+});

@@ -30,9 +30,8 @@ function privateFrom(random: RandomSource): Uint8Array {
   return sk;
 }
 
-// DER wrappers around raw X25519 keys (RFC 8410, id-X25519 = 1.3.101.110): node:crypto imports
-// raw keys only as SPKI / PKCS #8 (createECDH does not do X25519).
-const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
+// The DER wrapper around a raw X25519 private key (RFC 8410, id-X25519 = 1.3.101.110): the one
+// way node:crypto imports an injected private key (createECDH does not do X25519).
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
 
 /** node:crypto: the private key stays a KeyObject, in native memory, unless a test injects one. */
@@ -49,8 +48,8 @@ export function nodeX25519(random?: RandomSource): KeyExchange {
   } else {
     ({ privateKey: priv, publicKey: pub } = generateKeyPairSync('x25519'));
   }
-  const spki = pub.export({ format: 'der', type: 'spki' });
-  const publicKey = Uint8Array.from(spki.subarray(spki.length - X25519_LEN));
+  // JWK, not DER: OpenSSL 3 parses a JWK key several times faster (measured by npm run bench).
+  const publicKey = Uint8Array.from(Buffer.from(pub.export({ format: 'jwk' }).x!, 'base64url'));
   return {
     group: KE.CURVE25519,
     publicKey,
@@ -58,7 +57,7 @@ export function nodeX25519(random?: RandomSource): KeyExchange {
       checkPeer(peer);
       let z: Buffer;
       try {
-        const peerKey = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, peer]), format: 'der', type: 'spki' });
+        const peerKey = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(peer).toString('base64url') }, format: 'jwk' });
         z = diffieHellman({ privateKey: priv, publicKey: peerKey });
       } catch {
         // OpenSSL fails the derivation when the output is all zero (a low-order point).

@@ -95,6 +95,11 @@ function verifyResponder(sa: IkeSa, m: Inbound): string | undefined {
 function established(eng: IkeEngine, sa: IkeSa, weInitiated: boolean): void {
   sa.fsm.set('established', 'IKE_AUTH done');
   eng.settle(sa);
+  // AUTH was the last use of these; an established SA keeps only what it needs.
+  sa.initRequest = sa.initResponse = new Uint8Array(0);
+  sa.candidates = [sa.peer];
+  sa.kex = undefined;
+  sa.offer = undefined;
   eng.scheduleIke(sa, weInitiated);
   const pr = sa.proposal!;
   eng.log.info(`${saName(sa)}: IKE SA established with ${sa.peerId} at ${sa.remote.addr}:${sa.remote.port} (${pr.suite} prf${pr.prf} ke${pr.group})`);

@@ -186,7 +186,7 @@ export async function answerChild(eng: IkeEngine, sa: IkeSa, m: Inbound, o: Chil
   let kex: KeyExchange | undefined;
   let shared: Uint8Array | undefined;
   if (group !== KE.NONE) {
-    kex = newKeyExchange(group, eng.deps.dh, eng.deps.random);
+    kex = newKeyExchange(group, eng.deps.dh, eng.deps.dhRandom);
     try {
       shared = kex.computeShared(ke!.data);
     } catch (e) {
@@ -227,7 +227,7 @@ export async function childRequest(eng: IkeEngine, sa: IkeSa, proposals: readonl
   const spiIn = await eng.deps.driver.allocSpi();
   const offer = toSaPayload(proposals, 'esp', spi32Bytes(spiIn));
   const ts = selectorsToTs(p.selectors);
-  const kex = group !== undefined && group !== KE.NONE ? newKeyExchange(group, eng.deps.dh, eng.deps.random) : undefined;
+  const kex = group !== undefined && group !== KE.NONE ? newKeyExchange(group, eng.deps.dh, eng.deps.dhRandom) : undefined;
   const payloads: Payload[] = [
     ...(p.mode === 'transport' ? [notifyPayload(NOTIFY.USE_TRANSPORT_MODE)] : []),
     { type: 'SA', ...offer },

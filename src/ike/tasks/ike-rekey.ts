@@ -29,7 +29,7 @@ export function startIkeRekey(eng: IkeEngine, sa: IkeSa, group = sa.proposal!.gr
   sa.fsm.set('rekeying', 'IKE SA rekey started');
   const spi = eng.newSpi();
   const ni = eng.deps.random(NONCE_LEN);
-  const kex = newKeyExchange(group, eng.deps.dh, eng.deps.random);
+  const kex = newKeyExchange(group, eng.deps.dh, eng.deps.dhRandom);
   const offer = toSaPayload(preferCurrent(sa.peer.ike, sa.proposal!, group), 'ike', spiBytes(spi));
   eng.log.info(`${saName(sa)}: rekeying IKE SA`);
   const payloads: Payload[] = [{ type: 'SA', ...offer }, { type: 'NONCE', data: ni }, { type: 'KE', group, data: kex.publicKey }];
@@ -135,7 +135,7 @@ export function answerIkeRekey(eng: IkeEngine, sa: IkeSa, m: Inbound): void {
   if (!chosen || !theirs) return eng.respond(sa, m, [notifyPayload(NOTIFY.NO_PROPOSAL_CHOSEN)]);
   const g = chosen.proposal.group;
   if (g !== ke.group) return eng.respond(sa, m, [notifyPayload(NOTIFY.INVALID_KE_PAYLOAD, Uint8Array.of(g >> 8, g & 0xff))]);
-  const kex = newKeyExchange(g, eng.deps.dh, eng.deps.random);
+  const kex = newKeyExchange(g, eng.deps.dh, eng.deps.dhRandom);
   let shared: Uint8Array;
   try {
     shared = kex.computeShared(ke.data);

@@ -65,7 +65,7 @@ export function startInit(eng: IkeEngine, peer: IkePeer): void {
 }
 
 function sendInit(eng: IkeEngine, sa: IkeSa, group: number): void {
-  const kex = newKeyExchange(group, eng.deps.dh, eng.deps.random);
+  const kex = newKeyExchange(group, eng.deps.dh, eng.deps.dhRandom);
   sa.kex = kex;
   sa.offer = toSaPayload(sa.peer.ike, 'ike');
   const payloads: Payload[] = [
@@ -239,7 +239,7 @@ export function handleInitRequest(eng: IkeEngine, h: IkeHeader, outer: RawPayloa
     const g = chosen.proposal.group;
     return answerStateless(eng, h, socket, from, notifyPayload(NOTIFY.INVALID_KE_PAYLOAD, Uint8Array.of(g >> 8, g & 0xff)));
   }
-  const kex = newKeyExchange(ke.group, eng.deps.dh, eng.deps.random);
+  const kex = newKeyExchange(ke.group, eng.deps.dh, eng.deps.dhRandom);
   let shared: Uint8Array;
   try {
     shared = kex.computeShared(ke.data);
