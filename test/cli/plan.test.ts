@@ -11,6 +11,7 @@ import type { Selector } from '../../src/sa/types.js';
 import { KE } from '../../src/wire/iana.js';
 import { KeylineError } from '../../src/wire/errors.js';
 import { IKE_LOCAL, PSK, hexOf, ikePeer, peer } from '../config/fixtures/keys.js';
+import { DEFAULT_ESP, DEFAULT_IKE } from '../config/fixtures/expect.js';
 
 const bytes = (...b: number[]) => new Uint8Array(b);
 const ascii = (s: string) => new Uint8Array(Buffer.from(s, 'ascii'));
@@ -55,16 +56,8 @@ t.test('an IkePeer with every default', async (t) => {
     localId: { type: ID_TYPE.ID_FQDN, data: ascii('gw-a.example') },
     remoteId: { type: ID_TYPE.ID_IPV4_ADDR, data: bytes(192, 0, 2, 2) },
     psk: p!.psk,
-    ike: [
-      { suite: 'aes256gcm16', prf: 'sha256', group: KE.CURVE25519 },
-      { suite: 'chacha20poly1305', prf: 'sha256', group: KE.CURVE25519 },
-      { suite: 'aes128-sha256', prf: 'sha256', group: KE.MODP_2048 },
-    ],
-    esp: [
-      { suite: 'aes256gcm16', esn: false },
-      { suite: 'chacha20poly1305', esn: false },
-      { suite: 'aes128-sha256', esn: false },
-    ],
+    ike: DEFAULT_IKE,
+    esp: DEFAULT_ESP,
     mode: 'tunnel',
     selectors: p!.selectors,
     ikeLifetime: 14400,

@@ -9,6 +9,7 @@ import { KE } from '../../src/wire/iana.js';
 import { addrText } from '../../src/sa/selector.js';
 import { errorsOf } from './fixtures/expect.js';
 import { IKE_LOCAL, PSK, b64Of, hexOf, ikePeer, peer, secretPieces } from './fixtures/keys.js';
+import { DEFAULT_ESP, DEFAULT_IKE } from './fixtures/expect.js';
 
 const hex = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : undefined);
 const pfx = (p: { addr: Uint8Array; len: number }) => `${addrText(p.addr)}/${p.len}`;
@@ -37,16 +38,8 @@ t.test('a minimal keying=ike peer: every default', async (t) => {
     addr: { addr: '192.0.2.2', port: 4500 },
     keying: 'ike',
     id: { type: 'ipv4', value: '192.0.2.2' },
-    ike: [
-      { suite: 'aes256gcm16', prf: 'sha256', group: KE.CURVE25519 },
-      { suite: 'chacha20poly1305', prf: 'sha256', group: KE.CURVE25519 },
-      { suite: 'aes128-sha256', prf: 'sha256', group: KE.MODP_2048 },
-    ],
-    esp: [
-      { suite: 'aes256gcm16', esn: false },
-      { suite: 'chacha20poly1305', esn: false },
-      { suite: 'aes128-sha256', esn: false },
-    ],
+    ike: DEFAULT_IKE,
+    esp: DEFAULT_ESP,
     mode: 'tunnel',
     replayWindow: 64,
     start: 'initiate',

@@ -14,22 +14,14 @@
  * keep going; charon's `swanctl --terminate` DELETE is honoured; a ping brings the tunnel back
  * (keyline initiates on the acquire); SIGTERM makes keyline DELETE and exit 0.
  */
-import t from 'tap';
 import type { Test } from 'tap';
 import { randomBytes } from 'node:crypto';
-import { registerCleanup, requireNetnsTools } from '../netns/ns.js';
-import { charonConf, requireCharon, startCharon } from './charon.js';
-import { ID_CHARON, ID_KEYLINE, NET, SUITES, interopPair, keylineKeys, ping, requireBundle, startKeyline, type Suite } from './keyline-peer.js';
+import { registerCleanup } from '../netns/ns.js';
+import { charonConf, startCharon } from './charon.js';
+import { ID_CHARON, ID_KEYLINE, NET, forEachSuite, interopPair, keylineKeys, ping, startKeyline, type Suite } from './keyline-peer.js';
 import { expectCharonDelete, expectKeylineStop, expectPings, expectQuietLogs, expectRekeysUnderTraffic, expectUp } from './ike-steps.js';
 
-t.test('keyline initiates IKEv2 to strongSwan charon', async (t) => {
-  requireNetnsTools();
-  requireCharon();
-  requireBundle();
-  for (const suite of SUITES) {
-    await t.test(`${suite.ike} / ESP ${suite.esp}`, { timeout: 60_000 }, (t) => keylineInitiates(t, suite));
-  }
-});
+forEachSuite('keyline initiates IKEv2 to strongSwan charon', keylineInitiates);
 
 async function keylineInitiates(t: Test, suite: Suite): Promise<void> {
   const started = Date.now();

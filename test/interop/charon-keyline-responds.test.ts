@@ -16,22 +16,14 @@
  * `swanctl --terminate` DELETE is honoured; `swanctl --initiate` brings the tunnel back; SIGTERM
  * makes keyline DELETE and exit 0.
  */
-import t from 'tap';
 import type { Test } from 'tap';
 import { randomBytes } from 'node:crypto';
-import { registerCleanup, requireNetnsTools } from '../netns/ns.js';
-import { charonConf, requireCharon, startCharon } from './charon.js';
-import { ID_CHARON, ID_KEYLINE, NET, SUITES, interopPair, keylineKeys, requireBundle, startKeyline, type Suite } from './keyline-peer.js';
+import { registerCleanup } from '../netns/ns.js';
+import { charonConf, startCharon } from './charon.js';
+import { ID_CHARON, ID_KEYLINE, NET, forEachSuite, interopPair, keylineKeys, startKeyline, type Suite } from './keyline-peer.js';
 import { expectCharonDelete, expectKeylineStop, expectPings, expectQuietLogs, expectRekeysUnderTraffic, expectUp } from './ike-steps.js';
 
-t.test('strongSwan charon initiates IKEv2 to keyline', async (t) => {
-  requireNetnsTools();
-  requireCharon();
-  requireBundle();
-  for (const suite of SUITES) {
-    await t.test(`${suite.ike} / ESP ${suite.esp}`, { timeout: 60_000 }, (t) => keylineResponds(t, suite));
-  }
-});
+forEachSuite('strongSwan charon initiates IKEv2 to keyline', keylineResponds);
 
 async function keylineResponds(t: Test, suite: Suite): Promise<void> {
   const started = Date.now();

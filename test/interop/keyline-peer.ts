@@ -12,8 +12,9 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Test } from 'tap';
-import { agentTestbed, execIn, registerCleanup, run, spawnIn, type NamespacePair, type Proc } from '../netns/ns.js';
+import tap, { type Test } from 'tap';
+import { requireCharon } from './charon.js';
+import { agentTestbed, execIn, registerCleanup, requireNetnsTools, run, spawnIn, type NamespacePair, type Proc } from '../netns/ns.js';
 
 export const BUNDLE = resolve('dist/keyline.js');
 let started = 0;
@@ -98,6 +99,16 @@ export function keylineKeys(o: KeylineKeyOptions): string {
 }
 
 /** Failing, not skipping, when the bundle is missing: the tests run what ships. */
+/** One subtest per suite after the tool checks: the shape both interop files share. */
+export function forEachSuite(title: string, run: (t: Test, suite: Suite) => Promise<void>): void {
+  tap.test(title, async (t) => {
+    requireNetnsTools();
+    requireCharon();
+    requireBundle();
+    for (const suite of SUITES) await t.test(`${suite.ike} / ESP ${suite.esp}`, { timeout: 60_000 }, (t) => run(t, suite));
+  });
+}
+
 export function requireBundle(): void {
   if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run 'node build.mjs' first (npm test does)`);
 }
