@@ -294,7 +294,10 @@ export class IkeEngine {
     const p = sa.peer;
     const plan = planRekey(p.ikeLifetime, p.rekeyMargin, weInitiated, this.deps.rand01());
     this.timer(sa, plan.startMs, 'ike-rekey', () => startIkeRekey(this, sa));
-    this.timer(sa, plan.hardMs, 'ike-expire', () => deleteIkeSa(this, sa, 'IKE SA lifetime reached'));
+    this.timer(sa, plan.hardMs, 'ike-expire', () => {
+      deleteIkeSa(this, sa, 'IKE SA lifetime reached without a rekey');
+      this.retryLater(p, 'IKE SA expired');
+    });
     if (p.dpd > 0) this.scheduleDpd(sa);
   }
 

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap';
 import { parseIkeProposals, parseEspProposals } from '../../src/ike/proposals.js';
-import { ikePair, states, childCount, messages, startSide, peerConfig } from './agents.js';
+import { ikePair, states, childCount, messages, startSide, peerConfig, HOST_A, HOST_B } from './agents.js';
+import { prefix, subnetSelector } from '../../src/sa/selector.js';
 import type { Pair } from './agents.js';
 
 const up = (t: Test, p: Pair) => {
@@ -134,4 +135,36 @@ t.test('timers do not pile up: DPD for hours leaves a bounded set per IKE SA', a
   const now = p.a.agent.ike.sas()[0]!;
   t.ok(now.timers.length <= before + 1, `timers ${before} -> ${now.timers.length}`);
   t.equal(now.initRequest.length + now.initResponse.length, 0, 'IKE_SA_INIT messages dropped once AUTH is done');
+});
+
+t.test('transport mode between two hosts (USE_TRANSPORT_MODE)', async (t) => {
+  const host = (a: string, b: string) => [subnetSelector(prefix(`${a}/32`), prefix(`${b}/32`))];
+  const p = await ikePair({ a: { mode: 'transport', selectors: host(HOST_A, HOST_B) }, b: { mode: 'transport', selectors: host(HOST_B, HOST_A) } });
+  t.teardown(() => p.stop());
+  up(t, p);
+  t.ok(await p.ping('a'));
+  t.ok(await p.ping('b'));
+});
+
+t.test('mode mismatch: the child SA is refused, nothing installed', async (t) => {
+  const p = await ikePair({ b: { mode: 'transport' } });
+  t.teardown(() => p.stop());
+  t.equal(childCount(p.b), 0);
+  t.ok(p.b.log.some((l) => /refusing child SA: peer asks for tunnel mode, configured transport/.test(l)));
+});
+
+t.test('an IKE SA whose rekey keeps failing expires and is brought up again', async (t) => {
+  const o = { ikeLifetime: 60, rekeyMargin: 10, childLifetime: 600 };
+  const p = await ikePair({ a: o, b: o });
+  t.teardown(() => p.stop());
+  const first = p.a.agent.ike.sas()[0]!;
+  // Every CREATE_CHILD_SA is lost: the IKE rekey cannot complete before the lifetime ends.
+  p.net.fault = (d) => (d.length > 22 && d[4 + 18] === 36 ? [] : [d]);
+  await p.advance(80_000, 2_000);
+  p.net.fault = undefined;
+  await p.advance(20_000, 2_000);
+  const now = p.a.agent.ike.sas().filter((s) => s.fsm.is('established'));
+  t.equal(now.length, 1, 'one IKE SA established');
+  t.not(now[0]!.spiI, first.spiI, 'a new one');
+  t.ok(await p.ping('a'));
 });
