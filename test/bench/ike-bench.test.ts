@@ -71,5 +71,6 @@ t.test('charon row: figures, or why not', async (t) => {
     return;
   }
   t.equal(r.sas, c.sas, 'every SA up');
-  t.ok(positive(r.ms) && positive(r.respCpuMs) && positive(r.initCpuMs), 'wall time and CPU of both sides');
+  // charon's CPU comes from /proc in 10 ms ticks: 3 SAs may well round to 0, never below.
+  t.ok(positive(r.ms) && positive(r.respCpuMs) && (r.initCpuMs ?? -1) >= 0, 'wall time and CPU of both sides');
 });

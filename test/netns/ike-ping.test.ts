@@ -91,7 +91,7 @@ t.test('two keyline processes bring up IKE and ping both ways; SIGTERM sends DEL
 });
 
 t.test('short lifetimes: child and IKE rekeys keep the ping going', async (t) => {
-  const { start, ping } = await setup(t, 'lifetime=12s ike-lifetime=20s rekey-margin=4s dpd=5s');
+  const { start, ping } = await setup(t, 'lifetime=12s ike-lifetime=16s rekey-margin=4s dpd=5s');
   const b = start('b');
   await waitFor(b, /listening on/, 'B listening');
   const a = start('a');
