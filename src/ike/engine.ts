@@ -9,7 +9,6 @@ import type { Backend } from '../crypto/types.js';
 import { DropCounters } from '../drivers/common.js';
 import type { Driver, DriverEvent } from '../drivers/driver.js';
 import { IKE_LIMITS, IKE_TIMERS } from '../limits.js';
-import { spiText } from '../sa/sad.js';
 import type { Endpoint } from '../sa/types.js';
 import { NON_ESP_MARKER } from '../esp/udp.js';
 import { endpointText, familyOf } from '../transport/transport.js';
@@ -508,7 +507,7 @@ export class IkeEngine {
   refuse(sa: IkeSa, m: Pick<Inbound, 'exchange' | 'messageId'>, notify: number, why: string, data: Uint8Array = new Uint8Array(0)): void {
     this.log.warn(`${saName(sa)}: refusing ${name(EXCHANGE, m.exchange)} request ${m.messageId}: ${why}`);
     this.drops.bump('ike-refused');
-    sa.window.respond(m.messageId, this.seal(sa, m.exchange, true, m.messageId, [errorPayload(notify, data)]));
+    sa.window.respond(m.messageId, this.seal(sa, m.exchange, true, m.messageId, [notifyPayload(notify, data)]));
   }
 
   private onResponse(sa: IkeSa, h: IkeHeader, outer: RawPayload[], data: Uint8Array, from: Endpoint, via: IkeSocket): void {
@@ -555,7 +554,3 @@ export class IkeEngine {
     this.log.error(`${what}: ${(e as Error).message ?? String(e)}`);
   }
 }
-
-export const errorPayload = (notify: number, data: Uint8Array = new Uint8Array(0)): Payload => ({ type: 'N', protocol: 0, notify, spi: new Uint8Array(0), data });
-
-export const childSpiText = (c: ChildSa): string => `${spiText(c.spiIn)}_i ${spiText(c.spiOut)}_o`;
