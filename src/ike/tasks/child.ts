@@ -16,7 +16,6 @@ import { IKE_TIMERS } from '../../limits.js';
 import { collisionLoser, planRekey } from '../../sa/rekey.js';
 import { spiText } from '../../sa/sad.js';
 import type { SaSpec } from '../../sa/types.js';
-import { KeylineError } from '../../wire/errors.js';
 import { KE, name } from '../../wire/iana.js';
 import { NOTIFY, PROTO } from '../constants.js';
 import { EXCHANGE } from '../constants.js';
@@ -28,6 +27,7 @@ import type { Selector as TsRange } from '../payloads/ts.js';
 import { checkChosen, selectProposal, toSaPayload, type EspProposal } from '../proposals.js';
 import { selectorsToTs, tsToSelectors } from '../ts-map.js';
 import { notifyPayload } from './init.js';
+import { groupData, sharedSecret, wantedGroup } from './ke.js';
 
 const NONCE_LEN = 32;
 
@@ -176,7 +176,7 @@ export async function answerChild(eng: IkeEngine, sa: IkeSa, m: Inbound, o: Chil
   const chosen = selectProposal(offered, configured, 'esp', ke ? { keGroup: ke.group } : {});
   if (!chosen) return refused(NOTIFY.NO_PROPOSAL_CHOSEN, 'no acceptable ESP proposal');
   const group = chosen.proposal.group ?? KE.NONE;
-  if (group !== KE.NONE && ke?.group !== group) return refused(NOTIFY.INVALID_KE_PAYLOAD, `want KE group ${group}`, Uint8Array.of(group >> 8, group & 0xff));
+  if (group !== KE.NONE && ke?.group !== group) return refused(NOTIFY.INVALID_KE_PAYLOAD, `want KE group ${group}`, groupData(group));
   const narrowed = narrow(tsi.selectors, tsr.selectors, p.selectors);
   if (!narrowed) return refused(NOTIFY.TS_UNACCEPTABLE, 'traffic selectors do not overlap the configuration');
   const selectors = tsToSelectors(narrowed.tsr, narrowed.tsi);
@@ -187,12 +187,9 @@ export async function answerChild(eng: IkeEngine, sa: IkeSa, m: Inbound, o: Chil
   let shared: Uint8Array | undefined;
   if (group !== KE.NONE) {
     kex = newKeyExchange(group, eng.deps.dh, eng.deps.dhRandom);
-    try {
-      shared = kex.computeShared(ke!.data);
-    } catch (e) {
-      if (!(e instanceof KeylineError)) throw e;
-      return refused(NOTIFY.INVALID_SYNTAX, `bad KE: ${e.message}`);
-    }
+    const s = sharedSecret(kex, ke!.data);
+    if (typeof s === 'string') return refused(NOTIFY.INVALID_SYNTAX, s);
+    shared = s;
   }
   const spiIn = await eng.deps.driver.allocSpi();
   const keys = deriveChildKeys(sa.prf!, sa.keys!.skD, chosen.proposal.suite, o.ni, o.nr, shared);
@@ -262,12 +259,9 @@ export async function acceptChild(eng: IkeEngine, sa: IkeSa, m: Inbound, req: Ch
   if (group !== KE.NONE) {
     const ke = first(m, 'KE');
     if (!req.kex || ke?.group !== group || req.kex.group !== group) return 'KE does not match the chosen proposal';
-    try {
-      shared = req.kex.computeShared(ke.data);
-    } catch (e) {
-      if (!(e instanceof KeylineError)) throw e;
-      return `bad KE: ${e.message}`;
-    }
+    const s = sharedSecret(req.kex, ke.data);
+    if (typeof s === 'string') return s;
+    shared = s;
   }
   const keys = deriveChildKeys(sa.prf!, sa.keys!.skD, chosen.proposal.suite, ni, nr, shared);
   shared?.fill(0);
@@ -320,10 +314,8 @@ async function childRekeyFailed(eng: IkeEngine, sa: IkeSa, old: ChildSa, spiIn: 
     old.state = 'rekeyed';
     return;
   }
-  if (notify === NOTIFY.INVALID_KE_PAYLOAD && data?.length === 2) {
-    const g = (data[0]! << 8) | data[1]!;
-    if (sa.peer.esp.some((p) => p.group === g) && g !== old.proposal.group) return startChildRekey(eng, sa, old, g);
-  }
+  const g = notify === NOTIFY.INVALID_KE_PAYLOAD && data ? wantedGroup(data) : undefined;
+  if (g !== undefined && sa.peer.esp.some((p) => p.group === g) && g !== old.proposal.group) return startChildRekey(eng, sa, old, g);
   eng.log.warn(`${saName(sa)}: child rekey refused: ${why}`);
   if (notify === NOTIFY.TEMPORARY_FAILURE) {
     eng.timer(sa, IKE_TIMERS.temporaryFailureMs * (1 + eng.deps.rand01()), 'child-rekey-retry', () => startChildRekey(eng, sa, old));

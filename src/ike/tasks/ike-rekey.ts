@@ -11,7 +11,6 @@
 import { deriveRekeyedIkeKeys } from '../../crypto/ike-keys.js';
 import { newKeyExchange } from '../../crypto/dh/index.js';
 import { IKE_TIMERS } from '../../limits.js';
-import { KeylineError } from '../../wire/errors.js';
 import { name } from '../../wire/iana.js';
 import { EXCHANGE, NOTIFY } from '../constants.js';
 import type { IkeEngine } from '../engine.js';
@@ -20,6 +19,7 @@ import type { Payload } from '../message.js';
 import { checkChosen, offersGroup, selectProposal, toSaPayload, type IkeProposal } from '../proposals.js';
 import { ivSource, skKeys } from '../sk.js';
 import { notifyPayload } from './init.js';
+import { groupData, sharedSecret, wantedGroup } from './ke.js';
 import { deleteIkeSa } from './info.js';
 
 const NONCE_LEN = 32;
@@ -41,13 +41,8 @@ export function startIkeRekey(eng: IkeEngine, sa: IkeSa, group = sa.proposal!.gr
       if (why) return rekeyFailed(eng, sa, m, why);
       const chosen = checkChosen(offer, first(m, 'SA')!, 'ike');
       if (!chosen.ok) return rekeyFailed(eng, sa, m, chosen.reason);
-      let shared: Uint8Array;
-      try {
-        shared = kex.computeShared(first(m, 'KE')!.data);
-      } catch (e) {
-        if (!(e instanceof KeylineError)) throw e;
-        return rekeyFailed(eng, sa, m, e.message);
-      }
+      const shared = sharedSecret(kex, first(m, 'KE')!.data);
+      if (typeof shared === 'string') return rekeyFailed(eng, sa, m, shared);
       const next = successor(eng, sa, 'initiator', spi, spi64(chosen.peerSpi)!, chosen.proposal, ni, first(m, 'NONCE')!.data, shared);
       sa.fsm.set('established', 'IKE SA rekeyed');
       deleteIkeSa(eng, sa, `rekeyed to ${spiHex(next.spiI).slice(0, 8)}_${spiHex(next.spiR).slice(0, 8)}`);
@@ -74,10 +69,8 @@ function responseProblem(m: Inbound, offer: { proposals: readonly unknown[] }, g
 function rekeyFailed(eng: IkeEngine, sa: IkeSa, m: Inbound, why: string): void {
   sa.fsm.set('established', `IKE rekey failed: ${why}`);
   const err = errorNotify(m);
-  if (err?.notify === NOTIFY.INVALID_KE_PAYLOAD && err.data.length === 2) {
-    const g = (err.data[0]! << 8) | err.data[1]!;
-    if (offersGroup(sa.peer.ike, g) && g !== sa.proposal!.group) return startIkeRekey(eng, sa, g);
-  }
+  const g = err?.notify === NOTIFY.INVALID_KE_PAYLOAD ? wantedGroup(err.data) : undefined;
+  if (g !== undefined && offersGroup(sa.peer.ike, g) && g !== sa.proposal!.group) return startIkeRekey(eng, sa, g);
   eng.log.warn(`${saName(sa)}: IKE rekey failed: ${why}`);
   const retry = err?.notify === NOTIFY.TEMPORARY_FAILURE ? IKE_TIMERS.temporaryFailureMs * (1 + eng.deps.rand01()) : undefined;
   if (retry !== undefined) eng.timer(sa, retry, 'ike-rekey-retry', () => startIkeRekey(eng, sa));
@@ -134,15 +127,10 @@ export function answerIkeRekey(eng: IkeEngine, sa: IkeSa, m: Inbound): void {
   const theirs = chosen && spi64(chosen.peerSpi);
   if (!chosen || !theirs) return eng.respond(sa, m, [notifyPayload(NOTIFY.NO_PROPOSAL_CHOSEN)]);
   const g = chosen.proposal.group;
-  if (g !== ke.group) return eng.respond(sa, m, [notifyPayload(NOTIFY.INVALID_KE_PAYLOAD, Uint8Array.of(g >> 8, g & 0xff))]);
+  if (g !== ke.group) return eng.respond(sa, m, [notifyPayload(NOTIFY.INVALID_KE_PAYLOAD, groupData(g))]);
   const kex = newKeyExchange(g, eng.deps.dh, eng.deps.dhRandom);
-  let shared: Uint8Array;
-  try {
-    shared = kex.computeShared(ke.data);
-  } catch (e) {
-    if (!(e instanceof KeylineError)) throw e;
-    return eng.respond(sa, m, [notifyPayload(NOTIFY.INVALID_SYNTAX)]);
-  }
+  const shared = sharedSecret(kex, ke.data);
+  if (typeof shared === 'string') return eng.respond(sa, m, [notifyPayload(NOTIFY.INVALID_SYNTAX)]);
   const nr = eng.deps.random(NONCE_LEN);
   eng.respond(sa, m, [{ type: 'SA', ...chosen.sa }, { type: 'NONCE', data: nr }, { type: 'KE', group: g, data: kex.publicKey }]);
   successor(eng, sa, 'responder', spi, theirs, chosen.proposal, ni, nr, shared);

@@ -13,7 +13,7 @@ import { newKeyExchange } from '../../crypto/dh/index.js';
 import { IKE_TIMERS } from '../../limits.js';
 import type { Endpoint } from '../../sa/types.js';
 import { endpointText } from '../../transport/transport.js';
-import { KeylineError, MalformedError } from '../../wire/errors.js';
+import { MalformedError } from '../../wire/errors.js';
 import { KE, name } from '../../wire/iana.js';
 import { cookiesRequired } from '../cookies.js';
 import { EXCHANGE, FLAG, NAT_T_PORT, NOTIFY } from '../constants.js';
@@ -26,6 +26,7 @@ import { checkChosen, offersGroup, selectProposal, toSaPayload } from '../propos
 import { checkRules } from '../rules.js';
 import { ivSource, skKeys } from '../sk.js';
 import { startAuth } from './auth.js';
+import { groupData, sharedSecret, wantedGroup } from './ke.js';
 
 const NONCE_LEN = 32;
 
@@ -130,8 +131,8 @@ function restart(eng: IkeEngine, sa: IkeSa, m: Inbound): boolean {
     sa.cookie = cookie.data;
     eng.log.info(`${sa.peer.name}: responder demands a cookie; sending IKE_SA_INIT again`);
   } else {
-    const want = invalidKe!.data.length === 2 ? (invalidKe!.data[0]! << 8) | invalidKe!.data[1]! : -1;
-    if (!offersGroup(sa.peer.ike, want) || want === group) return false;
+    const want = wantedGroup(invalidKe!.data);
+    if (want === undefined || !offersGroup(sa.peer.ike, want) || want === group) return false;
     eng.log.info(`${sa.peer.name}: responder wants key exchange ${name(KE, want)}; sending IKE_SA_INIT again`);
     group = want;
   }
@@ -157,13 +158,8 @@ function completeInit(eng: IkeEngine, sa: IkeSa, h: IkeHeader, m: Inbound, data:
   if (eng.deps.forceEncap && notifies(m, NOTIFY.NAT_DETECTION_SOURCE_IP).length === 0) {
     return 'the peer does not support NAT traversal, and keyline sends ESP in UDP only';
   }
-  let shared: Uint8Array;
-  try {
-    shared = sa.kex!.computeShared(ke.data);
-  } catch (e) {
-    if (e instanceof KeylineError) return `bad KE: ${e.message}`;
-    throw e;
-  }
+  const shared = sharedSecret(sa.kex!, ke.data);
+  if (typeof shared === 'string') return shared;
   sa.spiR = h.spiR;
   sa.nr = nr.data;
   sa.initResponse = data;
@@ -237,16 +233,11 @@ export function handleInitRequest(eng: IkeEngine, h: IkeHeader, outer: RawPayloa
   if (chosen.proposal.group !== ke.group) {
     eng.drops.bump('ike-invalid-ke');
     const g = chosen.proposal.group;
-    return answerStateless(eng, h, socket, from, notifyPayload(NOTIFY.INVALID_KE_PAYLOAD, Uint8Array.of(g >> 8, g & 0xff)));
+    return answerStateless(eng, h, socket, from, notifyPayload(NOTIFY.INVALID_KE_PAYLOAD, groupData(g)));
   }
   const kex = newKeyExchange(ke.group, eng.deps.dh, eng.deps.dhRandom);
-  let shared: Uint8Array;
-  try {
-    shared = kex.computeShared(ke.data);
-  } catch (e) {
-    if (!(e instanceof KeylineError)) throw e;
-    return eng.drops.bump('ike-bad-ke');
-  }
+  const shared = sharedSecret(kex, ke.data);
+  if (typeof shared === 'string') return eng.drops.bump('ike-bad-ke');
   const sa = eng.newSa({ role: 'responder', spiI: h.spiI, spiR, peer: candidates[0]!, candidates, socket, remote: from });
   sa.ni = ni.data;
   sa.nr = eng.deps.random(NONCE_LEN);
