@@ -61,3 +61,50 @@ export const IKE_LIMITS = {
   /** Cookie secrets rotate this often; a cookie made with the previous secret is still accepted. */
   cookieSecretMs: 120_000,
 } as const;
+
+/**
+ * Inline keying (src/inline/README.md §6.4, §9). The defaults of the per-peer settings, and the
+ * caps that are not settings.
+ */
+export const INLINE_DEFAULTS = {
+  /** Seconds an inline SA pair is used for. */
+  lifetime: 600,
+  /** Seconds without a packet either way before a flow is removed. */
+  idle: 120,
+  /** Flows spawned per parent secret before the parent is rekeyed (IKE) or spawning stops (static). */
+  maxSpawn: 10_000,
+  /** Flows (with their two SAs) per agent. */
+  maxFlows: 4_096,
+  /** Grace period of inbound SAs past their lifetime: K1·MSL + K2·lifetime. */
+  mslSeconds: 120,
+  k1: 2,
+  k2: 1 / 32,
+  /** Static parents: how far the peer's clock may be from ours, seconds. */
+  skewSeconds: 120,
+  /** Outer path MTU for the header-alone decision (§8). */
+  pathMtu: 1500,
+} as const;
+
+export const INLINE_LIMITS = {
+  /** Offer lifetimes accepted on the wire, seconds. */
+  lifetimeMin: 10,
+  lifetimeMax: 86_400,
+  /** An unanswered offer stops riding after this long (IKE parents fall back to the carrier). */
+  offerMs: 30_000,
+  /** The least recently used flow may be evicted for a new one only when idle this long. */
+  evictIdleMs: 5_000,
+  /** Static carrier: IVs remembered per parent (replay cache). */
+  replayCacheMax: 65_536,
+  tombstonesMax: 8_192,
+  /** RETIRE at most this often per SPI. */
+  retireIntervalMs: 1_000,
+  /** Static parents keep the secrets of this many days (yesterday, today, tomorrow). */
+  staticDays: 3,
+  /** How often flows are checked for expiry and idleness. */
+  sweepMs: 1_000,
+} as const;
+
+/** README.md §6.4: how long an inbound inline SA is accepted after its lifetime, ms. */
+export function inlineGraceMs(lifetimeS: number, msl: number = INLINE_DEFAULTS.mslSeconds, k1: number = INLINE_DEFAULTS.k1, k2: number = INLINE_DEFAULTS.k2): number {
+  return Math.round((k1 * msl + k2 * lifetimeS) * 1000);
+}

@@ -79,13 +79,15 @@ export function nextSeq(s: SendState): number | undefined {
  * Seal `payload` (an inner IP packet in tunnel mode, an upper-layer segment in transport mode)
  * with the given next header. `cbcIv` supplies an unpredictable IV for CBC; combined modes use
  * the 64-bit sequence number as IV, which is unique per key as RFC 4106 §3.1 and RFC 7634 §2
- * require and costs no randomness.
+ * require and costs no randomness. `iv` overrides that: inline keying's static carrier, whose
+ * sequence field carries time, uses random IVs (src/inline/README.md §7.2).
  */
 export function sealEsp(
   s: SendState,
   nextHeader: number,
   payload: Uint8Array,
   cbcIv: (n: number) => Uint8Array,
+  iv?: Uint8Array,
 ): Uint8Array | undefined {
   const seq = nextSeq(s);
   if (seq === undefined) return undefined;
@@ -98,8 +100,9 @@ export function sealEsp(
   plain[plainLen - 2] = padLen;
   plain[plainLen - 1] = nextHeader;
 
-  let iv: Uint8Array;
-  if (aead.combined) {
+  if (iv) {
+    // given by the caller
+  } else if (aead.combined) {
     iv = new Uint8Array(8);
     writeU32(iv, 0, Math.floor(seq / 0x1_0000_0000));
     writeU32(iv, 4, seq % 0x1_0000_0000);

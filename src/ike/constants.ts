@@ -128,7 +128,12 @@ export const NOTIFY = {
   CHILDLESS_IKEV2_SUPPORTED: 16418,
   IKEV2_FRAGMENTATION_SUPPORTED: 16430,
   SIGNATURE_HASH_ALGORITHMS: 16431,
+  /** keyline's inline keying (src/inline/README.md §7.1), from the private-use range (§3.10.1). */
+  INLINE_KEYING_SUPPORTED: 60236,
 } as const;
+
+/** Data of INLINE_KEYING_SUPPORTED: the inline keying version. */
+export const INLINE_KEYING_VERSION = 1;
 
 /** Notify types below this are errors (RFC 7296 §3.10.1). */
 export const NOTIFY_STATUS_MIN = 16384;

@@ -111,6 +111,8 @@ export interface IkeSa {
   rekeyedTo?: IkeSa;
   /** Why it is going away (closed or deleting), for the log. */
   closing?: string;
+  /** Both sides announced inline keying in IKE_AUTH (src/inline/README.md §7.1). */
+  inline?: boolean;
 }
 
 /** Our SPI of an IKE SA: the key of the engine's table. */

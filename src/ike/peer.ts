@@ -43,4 +43,6 @@ export interface IkePeer {
   readonly dpd: number;
   readonly start: StartAction;
   readonly replayWindow: number;
+  /** Announce inline keying in IKE_AUTH (src/inline/README.md §7.1). */
+  readonly inline?: boolean;
 }

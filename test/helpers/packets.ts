@@ -14,3 +14,17 @@ export function udp4(src: string, dst: string, sport: number, dport: number, dat
   u.set(data, 8);
   return buildIpPacket(addrBytes(src), addrBytes(dst), 17, u);
 }
+
+/** A TCP/IPv4 segment with the given flags (0x02 SYN, 0x12 SYN/ACK, 0x10 ACK, 0x18 PSH/ACK); checksum not computed. */
+export function tcp4(src: string, dst: string, sport: number, dport: number, flags: number, data: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const t = new Uint8Array(20 + data.length);
+  t[0] = sport >> 8;
+  t[1] = sport & 0xff;
+  t[2] = dport >> 8;
+  t[3] = dport & 0xff;
+  t[12] = 5 << 4; // data offset: 5 words
+  t[13] = flags;
+  t[14] = 0xff; // window
+  t.set(data, 20);
+  return buildIpPacket(addrBytes(src), addrBytes(dst), 6, t);
+}

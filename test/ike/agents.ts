@@ -18,6 +18,7 @@ import { MemoryNetwork, type Fault } from '../../src/transport/memory.js';
 import { FakeClock } from '../../src/util/clock.js';
 import { makeLogger } from '../../src/util/log.js';
 import { rng } from '../helpers/rng.js';
+import type { InlineOptions, ParentSpec } from '../../src/inline/engine.js';
 
 export const ADDR_A = '192.0.2.1';
 export const ADDR_B = '192.0.2.2';
@@ -81,11 +82,27 @@ export interface PairOptions {
   /** Start B (the responder) too; false leaves it down, to be started with startB(). */
   listen?: { a?: Endpoint[]; b?: Endpoint[] };
   limits?: Partial<IkeLimits>;
+  inline?: { a?: SideInline; b?: SideInline };
 }
 
 const stubRoutes = { add: async () => {}, remove: async () => {}, clear: async () => {} };
 
-export async function startSide(net: MemoryNetwork, clock: FakeClock, side: 'a' | 'b', peer: IkePeer, seed: number, listen?: Endpoint[], limits?: Partial<IkeLimits>): Promise<Side> {
+/** Inline keying for a side: its parents, and engine options (caps, wall clock). */
+export interface SideInline {
+  parents: ParentSpec[];
+  opts?: Partial<InlineOptions>;
+}
+
+export async function startSide(
+  net: MemoryNetwork,
+  clock: FakeClock,
+  side: 'a' | 'b',
+  peer: IkePeer | undefined,
+  seed: number,
+  listen?: Endpoint[],
+  limits?: Partial<IkeLimits>,
+  inline?: SideInline,
+): Promise<Side> {
   const addr = side === 'a' ? ADDR_A : ADDR_B;
   const tun = new MemoryTunnel(`${side}0`);
   const log: string[] = [];
@@ -96,7 +113,8 @@ export async function startSide(net: MemoryNetwork, clock: FakeClock, side: 'a' 
     ],
     tun: { name: tun.name, address: '', mtu: 1400 },
     manual: [],
-    ike: [peer],
+    ike: peer ? [peer] : [],
+    ...(inline && { inline: inline.parents }),
   };
   const r = rng(seed);
   const events: EngineEvent[] = [];
@@ -110,6 +128,7 @@ export async function startSide(net: MemoryNetwork, clock: FakeClock, side: 'a' 
     openTransport: async (at) => net.attach(at),
     onIkeEvent: (e) => events.push(e),
     ...(limits && { ikeLimits: limits }),
+    ...(inline?.opts && { inline: inline.opts }),
   });
   return { agent, tun, events, log };
 }
@@ -120,8 +139,8 @@ export async function ikePair(o: PairOptions = {}): Promise<Pair> {
   const clock = new FakeClock();
   const seed = o.seed ?? 1;
   // B first, so A's first IKE_SA_INIT finds it listening.
-  const b = await startSide(net, clock, 'b', peerConfig('b', o.b), seed + 1, o.listen?.b, o.limits);
-  const a = await startSide(net, clock, 'a', peerConfig('a', o.a), seed, o.listen?.a);
+  const b = await startSide(net, clock, 'b', peerConfig('b', o.b), seed + 1, o.listen?.b, o.limits, o.inline?.b);
+  const a = await startSide(net, clock, 'a', peerConfig('a', o.a), seed, o.listen?.a, undefined, o.inline?.a);
   const pair: Pair = {
     net,
     clock,

@@ -10,6 +10,8 @@ import { IPPROTO } from '../../wire/iana.js';
 import type { Transport } from '../../transport/transport.js';
 import { bumpDrop, type DropCounters } from '../common.js';
 import type { UserSa } from './sa-state.js';
+import { INLINE_NEXT_HEADER } from '../../inline/header.js';
+import type { InlineEngine } from '../../inline/engine.js';
 
 /**
  * The packet path of the userspace driver, both directions. Every branch that does not deliver
@@ -32,6 +34,8 @@ export interface DatapathHost {
   /** Byte/packet/seq limits are checked on the packet path; this reacts to them. */
   checkLimits(sa: UserSa): void;
   seqExhausted(sa: UserSa): void;
+  /** Inline keying (src/inline/), when a peer uses it. */
+  readonly inline: InlineEngine | undefined;
 }
 
 /** Outbound: an IP packet from the host → policy → SA → ESP → UDP. */
@@ -41,22 +45,38 @@ export function outbound(h: DatapathHost, packet: Uint8Array): void {
   const policy = h.spd.lookup(ip);
   if (!policy) return h.dropped.bump('no-policy');
   if (policy.action !== 'protect') return h.dropped.bump(policy.action === 'discard' ? 'discard-policy' : 'bypass');
+  if (h.inline?.outbound(policy, ip, packet)) return;
   const sa = h.sad.current(policy.reqid);
   if (!sa?.send) {
     h.acquire(policy, ip);
     return h.dropped.bump('no-sa');
   }
-  const transport = h.transportFor(sa.remote);
-  if (!transport) return h.dropped.bump('no-transport');
   const [next, payload] =
     sa.spec.mode === 'tunnel' ? [ip.version === 4 ? IPPROTO.IPV4 : IPPROTO.IPV6, packet] : [ip.proto, packet.subarray(ip.headerLen)];
-  const esp = sealEsp(sa.send, next, payload, (n) => h.backend.randomBytes(n));
-  if (!esp) return h.seqExhausted(sa);
+  transmit(h, sa, next, payload, packet.length);
+}
+
+/**
+ * Seal `payload` on an outbound SA and send it to the SA's peer; `innerLen` is what the byte
+ * counters count (the inner packet, not inline keying headers). False when nothing was sent.
+ */
+export function transmit(h: DatapathHost, sa: UserSa, next: number, payload: Uint8Array, innerLen: number): boolean {
+  const transport = h.transportFor(sa.remote);
+  if (!transport) {
+    h.dropped.bump('no-transport');
+    return false;
+  }
+  const esp = sealEsp(sa.send!, next, payload, (n) => h.backend.randomBytes(n));
+  if (!esp) {
+    h.seqExhausted(sa);
+    return false;
+  }
   transport.send(esp, sa.remote);
   sa.counters.packets++;
-  sa.counters.bytes += packet.length;
+  sa.counters.bytes += innerLen;
   sa.lastSentAt = h.now();
   h.checkLimits(sa);
+  return true;
 }
 
 /** Inbound: a UDP datagram on the ESP port → IKE, keepalive or ESP → SA → host. */
@@ -76,7 +96,10 @@ export function inbound(h: DatapathHost, data: Uint8Array, from: Endpoint, via: 
 function inboundEsp(h: DatapathHost, data: Uint8Array, from: Endpoint): void {
   const spi = espSpi(data)!;
   const sa = h.sad.get('in', spi);
-  if (!sa?.recv) return h.dropped.bump('unknown-spi');
+  if (!sa?.recv) {
+    if (h.inline?.unknownSpi(spi, data, from)) return;
+    return h.dropped.bump('unknown-spi');
+  }
   const before = sa.recv.replay.highest;
   const r = openEsp(sa.recv, data);
   if (!r.ok) return bumpDrop(sa.counters, r.reason);
@@ -84,6 +107,8 @@ function inboundEsp(h: DatapathHost, data: Uint8Array, from: Endpoint): void {
   sa.counters.bytes += r.payload.length;
   if (r.seq > before) follow(h, sa.spec, from);
   h.checkLimits(sa);
+  h.inline?.received(sa);
+  if (r.nextHeader === INLINE_NEXT_HEADER) return h.inline ? h.inline.onHeader(sa, r.payload, from) : bumpDrop(sa.counters, 'inline-off');
   if (isDummy(r.nextHeader)) return bumpDrop(sa.counters, 'dummy');
   const inner = innerPacket(sa.spec, r.nextHeader, r.payload);
   if (!inner) return bumpDrop(sa.counters, 'bad-inner');

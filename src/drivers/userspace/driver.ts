@@ -13,7 +13,8 @@ import { systemClock, type Clock, type Timer } from '../../util/clock.js';
 import { silentLogger, type Logger } from '../../util/log.js';
 import { checkSpec, DropCounters, EventHub, limitReached, pickSpi } from '../common.js';
 import { makeUserSa, type UserSa } from './sa-state.js';
-import { inbound, outbound, type DatapathHost } from './datapath.js';
+import { inbound, outbound, transmit, type DatapathHost } from './datapath.js';
+import { InlineEngine, type InlineOptions } from '../../inline/engine.js';
 import type { Tunnel } from './tun/tunnel.js';
 
 /** Routes into the tunnel, reference-counted (see tun/routes.ts). */
@@ -59,6 +60,7 @@ export class UserspaceDriver implements Driver, DatapathHost {
   private readonly acquiredAt = new Map<number, number>();
   private tick: Timer | undefined;
   private closed = false;
+  inline: InlineEngine | undefined;
 
   constructor(private readonly opts: UserspaceOptions) {
     this.backend = opts.backend;
@@ -83,7 +85,33 @@ export class UserspaceDriver implements Driver, DatapathHost {
   // --- Driver ---------------------------------------------------------------------------------
 
   async allocSpi(): Promise<number> {
-    return pickSpi(this.random32, (spi) => this.sad.hasSpi(spi));
+    return this.allocSpiNow();
+  }
+
+  allocSpiNow(): number {
+    return pickSpi(this.random32, (spi) => this.sad.hasSpi(spi) || this.inline?.ownsSpi(spi) === true);
+  }
+
+  /** Turn on inline keying (src/inline/README.md) on this data path; parents are added to it. */
+  enableInline(opts: InlineOptions): InlineEngine {
+    this.inline ??= new InlineEngine(
+      {
+        sad: this.sad,
+        backend: this.backend,
+        now: () => this.clock.now(),
+        allocSpiNow: () => this.allocSpiNow(),
+        transmit: (sa, next, payload, innerLen) => transmit(this, sa, next, payload, innerLen),
+        sendRaw: (esp, remote) => {
+          const t = this.transportFor(remote);
+          t?.send(esp, remote);
+          return t !== undefined;
+        },
+        deliver: (p) => this.deliver(p),
+        drop: (reason) => this.dropped.bump(reason),
+      },
+      opts,
+    );
+    return this.inline;
   }
 
   async addSa(spec: SaSpec): Promise<void> {
@@ -134,6 +162,7 @@ export class UserspaceDriver implements Driver, DatapathHost {
     if (this.closed) return;
     this.closed = true;
     this.tick?.cancel();
+    this.inline?.close();
     await this.opts.routes?.clear();
     await this.opts.tunnel.close();
     await Promise.all(this.opts.transports.map((t) => t.close()));

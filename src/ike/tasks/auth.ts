@@ -11,7 +11,7 @@
 import { pskAuth, verifyPskAuth } from '../../crypto/psk-auth.js';
 import { equalCT } from '../../wire/bytes.js';
 import { name } from '../../wire/iana.js';
-import { AUTH_METHOD, EXCHANGE, ID_TYPE, NOTIFY, PAYLOAD } from '../constants.js';
+import { AUTH_METHOD, EXCHANGE, ID_TYPE, INLINE_KEYING_VERSION, NOTIFY, PAYLOAD } from '../constants.js';
 import type { IkeEngine } from '../engine.js';
 import { errorNotify, first, notifies, saName, type IkeSa, type Inbound } from '../ike-sa.js';
 import { encodePayload, type Payload } from '../message.js';
@@ -53,6 +53,7 @@ export async function startAuth(eng: IkeEngine, sa: IkeSa): Promise<void> {
     { type: 'AUTH', method: AUTH_METHOD.PSK, data: auth },
     // Tell a restarted peer to drop what it still holds from us (§2.4).
     ...(first ? [notifyPayload(NOTIFY.INITIAL_CONTACT)] : []),
+    ...(p.inline ? [inlineNotify()] : []),
     ...child.payloads,
   ];
   eng.request(sa, EXCHANGE.IKE_AUTH, payloads, {
@@ -65,6 +66,7 @@ export async function startAuth(eng: IkeEngine, sa: IkeSa): Promise<void> {
         await eng.closeSa(sa, why, { quiet: true });
         return eng.retryLater(p, why);
       }
+      sa.inline = p.inline === true && offersInline(m);
       established(eng, sa, true);
       const made = await acceptChild(eng, sa, m, child, sa.ni, sa.nr, false);
       if (typeof made === 'string') {
@@ -133,9 +135,11 @@ export async function handleAuthRequest(eng: IkeEngine, sa: IkeSa, m: Inbound): 
   sa.peerId = idText(idi);
   if (notifies(m, NOTIFY.INITIAL_CONTACT).length) await dropOlder(eng, sa);
   const idr = encodePayload({ type: 'IDr', idType: peer.localId.type, data: peer.localId.data });
+  sa.inline = peer.inline === true && offersInline(m);
   const ours: Payload[] = [
     { type: 'IDr', idType: peer.localId.type, data: peer.localId.data },
     { type: 'AUTH', method: AUTH_METHOD.PSK, data: pskAuth(sa.prf!, peer.psk, sa.initResponse, sa.ni, sa.keys!.skPr, idr.body) },
+    ...(sa.inline ? [inlineNotify()] : []),
   ];
   const wantsChild = first(m, 'SA') !== undefined;
   const child = wantsChild ? await answerChild(eng, sa, m, { ni: sa.ni, nr: sa.nr, withKe: false }, false) : undefined;
@@ -144,6 +148,13 @@ export async function handleAuthRequest(eng: IkeEngine, sa: IkeSa, m: Inbound): 
   const childPayloads = !child ? [] : child.ok ? child.payloads.filter((x) => x.type !== 'NONCE') : [notifyPayload(child.notify, child.data)];
   eng.respond(sa, m, [...ours, ...childPayloads]);
   established(eng, sa, false);
+}
+
+/** keyline's inline keying announcement (src/inline/README.md §7.1); other peers ignore it. */
+const inlineNotify = (): Payload => notifyPayload(NOTIFY.INLINE_KEYING_SUPPORTED, Uint8Array.of(INLINE_KEYING_VERSION));
+
+function offersInline(m: Inbound): boolean {
+  return notifies(m, NOTIFY.INLINE_KEYING_SUPPORTED).some((n) => n.data[0] === INLINE_KEYING_VERSION);
 }
 
 /** INITIAL_CONTACT (§2.4): the peer restarted, so every other IKE SA with it is stale. */

@@ -96,6 +96,7 @@ function successor(
   next.ni = ni;
   next.nr = nr;
   next.peerId = old.peerId;
+  if (old.inline) next.inline = true;
   next.keys = deriveRekeyedIkeKeys(old.prf!, old.keys!.skD, prf, proposal.suite, ni, nr, shared, spiBytes(spiI), spiBytes(spiR));
   shared.fill(0);
   next.sk = skKeys(next.keys, proposal.suite, eng.deps.backend, role);

@@ -1,0 +1,762 @@
+import type { Aead, Backend, CipherSuite } from '../crypto/types.js';
+import type { Endpoint, Policy, Selector } from '../sa/types.js';
+import { parseIp, type IpInfo } from '../sa/ip.js';
+import { matches } from '../sa/selector.js';
+import { espOverhead } from '../esp/esp.js';
+import { makeUserSa, type UserSa } from '../drivers/userspace/sa-state.js';
+import { INLINE_DEFAULTS, INLINE_LIMITS, inlineGraceMs } from '../limits.js';
+import type { Clock, Timer } from '../util/clock.js';
+import type { Logger } from '../util/log.js';
+import { hex } from '../wire/bytes.js';
+import { IPPROTO } from '../wire/iana.js';
+import { compareNonces, decodeHeader, encodeHeader, HEADER_TYPE, INLINE_NEXT_HEADER, NONCE_LEN, type InlineHeader } from './header.js';
+import { canonicalFlow, flowKey, flowSelector, inboundView, isScope, KEY_KINDS, keyOfKind, kindOf, outboundView, type KeyKind, type Side } from './flow.js';
+import { saKey, tagHeader, tagOk } from './keys.js';
+import { makeParent, newSecret, suiteIds, type Parent, type ParentSpec, type Secret } from './parent.js';
+import { Tombstones } from './tables.js';
+import { StaticCarrier } from './static-carrier.js';
+
+export type { ParentSpec } from './parent.js';
+
+/**
+ * Inline keying on the userspace data path (README.md §6): flows spawn SA pairs with a header on
+ * their first packet; the table of flows is capped, idle flows go, removed SPIs are tombstoned.
+ * Every input from the network is checked in the order of README.md §6.2 before any state
+ * changes; failures are counted by reason on the driver, never thrown.
+ */
+
+/** What the inline engine needs from the data path (the userspace driver). */
+export interface InlineHost {
+  readonly sad: { add(sa: UserSa): void; delete(dir: 'in' | 'out', spi: number): unknown; current(reqid: number): UserSa | undefined };
+  readonly backend: Backend;
+  now(): number;
+  allocSpiNow(): number;
+  /** Seal on an SA and send to its peer; false when it could not (counted by the caller). */
+  transmit(sa: UserSa, next: number, payload: Uint8Array, innerLen: number): boolean;
+  sendRaw(esp: Uint8Array, remote: Endpoint): boolean;
+  deliver(packet: Uint8Array): void;
+  drop(reason: string): void;
+}
+
+export interface InlineOptions {
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly random: (n: number) => Uint8Array;
+  /** Unix time in seconds; static parents put it in their carrier's sequence field. */
+  readonly wallSeconds?: () => number;
+  readonly maxFlows?: number;
+  readonly msl?: number;
+  readonly k1?: number;
+  readonly k2?: number;
+  /** A parent reached its spawn cap: the agent rekeys the IKE SA (README.md §9). */
+  readonly onSpawnCap?: (reqid: number) => void;
+}
+
+export interface InlineCounters {
+  spawned: number;
+  answered: number;
+  acknowledged: number;
+  expired: number;
+  idled: number;
+  evicted: number;
+  refused: number;
+  retired: number;
+  collisions: number;
+}
+
+type FlowState = 'offered' | 'answering' | 'established' | 'plain' | 'draining';
+
+export interface Flow {
+  readonly key: string;
+  readonly parent: Parent;
+  readonly secret: Secret;
+  readonly side: Side;
+  readonly scope: number;
+  readonly reqid: number;
+  state: FlowState;
+  /** Ours: N1 (offerer) or N2 (answerer). */
+  readonly nonce: Uint8Array;
+  peerNonce?: Uint8Array;
+  readonly inSa: UserSa;
+  outSa?: UserSa;
+  /** Seconds, as agreed. */
+  lifetime: number;
+  readonly createdAt: number;
+  sendUntil: number;
+  lastActive: number;
+  touchedAt: number;
+  /** Static parents, header alone (README.md §8): the data packet waiting for the answer. */
+  queued?: Uint8Array;
+}
+
+/** Flow reqids live above every connection's, so flows never share an outbound group. */
+const FLOW_REQID_BASE = 0x4000_0000;
+const IPV4_UDP = 28;
+const IPV6_UDP = 48;
+
+export class InlineEngine {
+  readonly counters: InlineCounters = { spawned: 0, answered: 0, acknowledged: 0, expired: 0, idled: 0, evicted: 0, refused: 0, retired: 0, collisions: 0 };
+  private readonly parents = new Map<number, Parent>();
+  private readonly carriers = new Map<number, Parent>();
+  private readonly flows = new Map<string, Flow>();
+  private readonly bySpi = new Map<number, Flow>();
+  private readonly byOutSpi = new Map<number, Flow>();
+  /** Flows in least-recently-used order (refreshed at most once a second per flow). */
+  private readonly lru = new Set<Flow>();
+  private readonly kinds = new Map<number, Map<KeyKind, number>>();
+  private readonly tombstones = new Tombstones(INLINE_LIMITS.tombstonesMax);
+  private readonly statics: StaticCarrier;
+  private nextReqid = FLOW_REQID_BASE;
+  private sweepTimer: Timer | undefined;
+
+  constructor(
+    private readonly host: InlineHost,
+    private readonly opts: InlineOptions,
+  ) {
+    const wall = opts.wallSeconds ?? (() => Math.floor(Date.now() / 1000));
+    this.statics = new StaticCarrier(host, wall, opts.random);
+    this.sweep();
+  }
+
+  get size(): number {
+    return this.bySpi.size;
+  }
+
+  // --- parents --------------------------------------------------------------------------------
+
+  addParent(spec: ParentSpec): void {
+    const p = makeParent(spec, this.host.backend, this.statics.nowSec());
+    this.parents.set(spec.reqid, p);
+    if (p.carrierSpi !== undefined) this.carriers.set(p.carrierSpi, p);
+    this.kinds.set(spec.reqid, new Map());
+  }
+
+  /** IKE parents: a new IKE SA (or its rekey) brought a new secret; the previous one lingers. */
+  setSecret(reqid: number, s: Uint8Array, suite?: CipherSuite): void {
+    const p = this.parents.get(reqid);
+    if (!p) return;
+    if (suite) p.suite = suite;
+    if (p.secrets[0] && equal(p.secrets[0].s, s)) return; // a child rekey: same IKE SA, same secret
+    p.secrets = [newSecret(p.prf, s), ...p.secrets].slice(0, 2);
+    p.spawnCapLogged = false;
+  }
+
+  /** The IKE SA went away without a successor: its flows go with it (README.md §7.1). */
+  clearSecrets(reqid: number): void {
+    const p = this.parents.get(reqid);
+    if (!p) return;
+    p.secrets = [];
+    for (const f of [...this.bySpi.values()]) if (f.parent === p) this.remove(f, false);
+    this.tombstones.dropReqid(reqid);
+  }
+
+  removeParent(reqid: number): void {
+    this.clearSecrets(reqid);
+    const p = this.parents.get(reqid);
+    if (p?.carrierSpi !== undefined) this.carriers.delete(p.carrierSpi);
+    this.parents.delete(reqid);
+    this.kinds.delete(reqid);
+  }
+
+  hasParent(reqid: number): boolean {
+    return this.parents.has(reqid);
+  }
+
+  /** SPIs the driver must not allocate: static carriers. */
+  ownsSpi(spi: number): boolean {
+    return this.carriers.has(spi);
+  }
+
+  // --- outbound -------------------------------------------------------------------------------
+
+  /**
+   * An outbound packet matched `policy`. True when inline keying handled it (sent, queued or
+   * dropped and counted); false sends it the ordinary way, on the connection's own SA.
+   */
+  outbound(policy: Policy, ip: IpInfo, packet: Uint8Array): boolean {
+    const p = this.parents.get(policy.reqid);
+    if (!p) return false;
+    let flow = this.lookup(p, ip);
+    const now = this.host.now();
+    if (flow && now >= flow.sendUntil) {
+      this.drain(flow);
+      flow = undefined;
+    }
+    if (!flow) {
+      flow = this.spawn(p, policy.selector, ip);
+      if (!flow) return this.refusedPath(p);
+    }
+    this.touch(flow, now);
+    return this.sendFlow(flow, ip, packet);
+  }
+
+  private refusedPath(p: Parent): boolean {
+    if (!p.spec.static) return false; // IKE parent: the connection's own SA carries it
+    this.host.drop('inline-refused');
+    return true;
+  }
+
+  private lookup(p: Parent, ip: IpInfo): Flow | undefined {
+    const kinds = this.kinds.get(p.spec.reqid)!;
+    if (kinds.size === 0) return undefined;
+    const v = outboundView(ip);
+    for (const k of KEY_KINDS) {
+      if (!kinds.get(k)) continue;
+      const f = this.flows.get(p.spec.reqid + '/' + keyOfKind(k, v));
+      if (f) return f;
+    }
+    return undefined;
+  }
+
+  private sendFlow(f: Flow, ip: IpInfo, packet: Uint8Array): boolean {
+    const next = ip.version === 4 ? IPPROTO.IPV4 : IPPROTO.IPV6;
+    switch (f.state) {
+      case 'established':
+      case 'draining':
+        return this.host.transmit(f.outSa!, next, packet, packet.length) || true;
+      case 'answering':
+        return this.sendWithHeader(f, f.outSa!, ip, packet) || true;
+      case 'plain':
+        return false;
+      case 'offered': {
+        if (!f.parent.spec.static && this.host.now() - f.createdAt > INLINE_LIMITS.offerMs) {
+          f.state = 'plain'; // README.md §6.1 step 4: an offer nobody answers stops riding
+          return false;
+        }
+        if (f.parent.spec.static) return this.staticOffer(f, ip, packet);
+        const carrier = this.carrierOut(f.parent);
+        return carrier ? this.sendWithHeader(f, carrier, ip, packet) || true : false;
+      }
+    }
+  }
+
+  private carrierOut(p: Parent): UserSa | undefined {
+    return p.spec.static ? undefined : this.host.sad.current(p.spec.reqid);
+  }
+
+  /** Header + packet on `sa`, or the header alone first when that would not fit (README.md §8). */
+  private sendWithHeader(f: Flow, sa: UserSa, ip: IpInfo, packet: Uint8Array): boolean {
+    const next = ip.version === 4 ? IPPROTO.IPV4 : IPPROTO.IPV6;
+    const hdr = this.makeHeader(f, next, ip);
+    if (!this.fits(f.parent, sa.spec.remote, sa.send!.aead, hdr.length + packet.length)) {
+      this.host.transmit(sa, INLINE_NEXT_HEADER, concat2(this.makeHeader(f, IPPROTO.NONE, ip), flowSample(packet, ip)), 0);
+      return this.host.transmit(f.state === 'offered' ? sa : f.outSa!, next, packet, packet.length);
+    }
+    return this.host.transmit(sa, INLINE_NEXT_HEADER, concat2(hdr, packet), packet.length);
+  }
+
+  private staticOffer(f: Flow, ip: IpInfo, packet: Uint8Array): boolean {
+    const p = f.parent;
+    const next = ip.version === 4 ? IPPROTO.IPV4 : IPPROTO.IPV6;
+    const hdr = this.makeHeader(f, next, ip);
+    const remote = p.remote!;
+    if (!this.fits(p, remote, this.statics.aeadOf(p), hdr.length + packet.length)) {
+      f.queued = packet; // one packet waits for the answer; a newer one replaces it
+      this.statics.send(p, concat2(this.makeHeader(f, IPPROTO.NONE, ip), flowSample(packet, ip)));
+      return true;
+    }
+    this.statics.send(p, concat2(hdr, packet));
+    return true;
+  }
+
+  private fits(p: Parent, remote: Endpoint, aead: Aead, len: number): boolean {
+    const outer = (remote.addr.includes(':') ? IPV6_UDP : IPV4_UDP) + espOverhead(aead, len) + len;
+    return outer <= p.spec.pathMtu;
+  }
+
+  /** The flow's header for a packet (OFFER from the offerer, ANSWER from the answerer), tagged. */
+  private makeHeader(f: Flow, next: number, ip: IpInfo): Uint8Array {
+    const ids = suiteIds(f.parent.suite);
+    const answer = f.side === 'answerer';
+    const h = encodeHeader({
+      next,
+      type: answer ? HEADER_TYPE.ANSWER : HEADER_TYPE.OFFER,
+      scope: f.scope,
+      ...ids,
+      replySpi: f.inSa.spec.spi,
+      lifetime: f.lifetime,
+      nonce: f.nonce,
+      ...(answer && { peerNonce: f.peerNonce! }),
+    });
+    tagHeader(f.parent.prf, f.secret.kHdr, h, canonicalFlow(f.scope, ip));
+    return h;
+  }
+
+  // --- spawning -------------------------------------------------------------------------------
+
+  private currentSecret(p: Parent): Secret | undefined {
+    return p.spec.static ? this.statics.today(p) : p.secrets[0];
+  }
+
+  /** Offerer: a new flow for an outbound packet (README.md §6.1 step 2). */
+  private spawn(p: Parent, policySel: Selector, ip: IpInfo): Flow | undefined {
+    const secret = this.currentSecret(p);
+    if (!secret || !this.mayKey(p, secret)) return undefined;
+    const carrier = p.spec.static ? undefined : this.host.sad.current(p.spec.reqid);
+    if (!p.spec.static && !carrier) return undefined;
+    const parentSel = p.spec.selectors.find((s) => matches(s, ip)) ?? policySel;
+    const v = outboundView(ip);
+    const n1 = this.opts.random(NONCE_LEN);
+    const ends = this.ends(p, carrier);
+    const sel = flowSelector(p.scope, 'offerer', v, parentSel);
+    const y = this.host.allocSpiNow();
+    const reqid = this.nextReqid++;
+    const inSa = this.makeSa(p, 'in', y, reqid, saKey(p.prf, secret.s, p.suite, undefined, n1, y), sel, ends);
+    const now = this.host.now();
+    const f: Flow = {
+      key: p.spec.reqid + '/' + flowKey(p.scope, 'offerer', v),
+      parent: p,
+      secret,
+      side: 'offerer',
+      scope: p.scope,
+      reqid,
+      state: 'offered',
+      nonce: n1,
+      inSa,
+      lifetime: p.spec.lifetime,
+      createdAt: now,
+      sendUntil: now + p.spec.lifetime * 1000,
+      lastActive: now,
+      touchedAt: now,
+    };
+    this.host.sad.add(inSa); // before the offer leaves: the answer must find it
+    secret.nonces.set(hex(n1), 'own');
+    secret.spawned++;
+    this.counters.spawned++;
+    this.insert(f);
+    return f;
+  }
+
+  /** Spawn cap and table room (README.md §9); false counts a refusal. */
+  private mayKey(p: Parent, secret: Secret): boolean {
+    if (secret.spawned >= p.spec.maxSpawn) {
+      this.counters.refused++;
+      if (!p.spawnCapLogged) {
+        p.spawnCapLogged = true;
+        this.opts.log.warn(`${p.spec.peer}: inline: ${secret.spawned} SAs spawned from this parent secret (cap ${p.spec.maxSpawn}); ${p.spec.static ? 'no new flows until the next day' : 'rekeying the IKE SA'}`);
+        this.opts.onSpawnCap?.(p.spec.reqid);
+      }
+      return false;
+    }
+    if (this.bySpi.size < (this.opts.maxFlows ?? INLINE_DEFAULTS.maxFlows) || this.evictOne()) return true;
+    this.counters.refused++;
+    return false;
+  }
+
+  private evictOne(): boolean {
+    const oldest = this.lru.values().next().value;
+    if (!oldest || this.host.now() - oldest.lastActive < INLINE_LIMITS.evictIdleMs) return false;
+    this.counters.evicted++;
+    this.remove(oldest, true);
+    return true;
+  }
+
+  private ends(p: Parent, carrier: UserSa | undefined): { local: Endpoint; remote: Endpoint } {
+    if (carrier) return { local: carrier.spec.local, remote: carrier.remote };
+    return { local: p.spec.static!.local, remote: p.remote! };
+  }
+
+  private makeSa(p: Parent, dir: 'in' | 'out', spi: number, reqid: number, key: Uint8Array, sel: Selector, ends: { local: Endpoint; remote: Endpoint }): UserSa {
+    return makeUserSa(
+      {
+        spi,
+        dir,
+        reqid,
+        suite: p.suite,
+        encKey: key,
+        mode: 'tunnel',
+        esn: true,
+        replayWindow: p.spec.replayWindow,
+        local: ends.local,
+        remote: ends.remote,
+        selectors: [sel],
+        soft: {},
+        hard: {},
+        peer: p.spec.peer,
+      },
+      this.host.backend,
+      this.host.now(),
+    );
+  }
+
+  // --- inbound --------------------------------------------------------------------------------
+
+  /** A payload with Next Header 253 opened on `sa` (a carrier or a flow's inbound SA). */
+  onHeader(sa: UserSa, payload: Uint8Array, from: Endpoint): void {
+    const flow = this.bySpi.get(sa.spec.spi);
+    if (flow) return this.onFlowHeader(flow, payload);
+    const p = this.parents.get(sa.spec.reqid);
+    if (!p) return this.host.drop('inline-no-parent');
+    this.onCarrierHeader(p, payload, from);
+  }
+
+  /** An ESP packet for an SPI the SAD does not have: a static carrier, or a tombstone. */
+  unknownSpi(spi: number, data: Uint8Array, from: Endpoint): boolean {
+    const p = this.carriers.get(spi);
+    if (p) {
+      const payload = this.statics.open(p, data, from);
+      if (payload) this.onCarrierHeader(p, payload, from);
+      return true;
+    }
+    return this.retireFor(spi, from);
+  }
+
+  /** Any authenticated packet on a flow's inbound SA: activity, and the answerer's acknowledgement. */
+  received(sa: UserSa): void {
+    const f = this.bySpi.get(sa.spec.spi);
+    if (!f) return;
+    const now = this.host.now();
+    f.lastActive = now;
+    if (f.state === 'answering') {
+      f.state = 'established'; // use of Z acknowledges the answer (README.md §2)
+      this.counters.acknowledged++;
+    }
+    this.touch(f, now);
+  }
+
+  private onCarrierHeader(p: Parent, payload: Uint8Array, from: Endpoint): void {
+    const d = decodeHeader(payload);
+    if ('fail' in d) return this.host.drop(d.fail);
+    const { header: h, len } = d;
+    if (h.type === HEADER_TYPE.RETIRE) return this.onRetire(p, h, payload.subarray(0, len));
+    if (h.type !== HEADER_TYPE.OFFER) return this.host.drop('inline-unexpected');
+    const inner = payload.subarray(len);
+    const ip = innerIp(h, inner);
+    if (!ip) return this.host.drop('inline-bad-inner');
+    const parentSel = p.spec.selectors.find((s) => matches(s, ip, true));
+    if (!parentSel) return this.host.drop('inline-policy');
+    const why = this.offerShape(p, h);
+    if (why) return this.host.drop(why);
+    const secret = p.secrets.find((s) => tagOk(p.prf, s.kHdr, payload.subarray(0, len), canonicalFlow(h.scope, ip)));
+    if (!secret) return this.host.drop('inline-tag');
+    // Authenticated from here on.
+    if (p.spec.static) p.remote = { addr: from.addr, port: from.port };
+    this.onOffer(p, secret, h, ip, parentSel);
+    if (h.next !== IPPROTO.NONE) this.host.deliver(inner);
+  }
+
+  /** README.md §6.2's shape checks: suite, lifetime, SPI, scope. */
+  private offerShape(p: Parent, h: InlineHeader): string | undefined {
+    const ids = suiteIds(p.suite);
+    if (h.encrId !== ids.encrId || h.keyBits !== ids.keyBits) return 'inline-suite';
+    if (h.lifetime < INLINE_LIMITS.lifetimeMin || h.lifetime > INLINE_LIMITS.lifetimeMax) return 'inline-lifetime';
+    if (h.replySpi < 256) return 'inline-spi';
+    if (!isScope(h.scope)) return 'inline-scope';
+    return undefined;
+  }
+
+  private onOffer(p: Parent, secret: Secret, h: InlineHeader, ip: IpInfo, parentSel: Selector): void {
+    const n1 = hex(h.nonce);
+    const seen = secret.nonces.get(n1);
+    if (seen === 'own') return this.host.drop('inline-reflected');
+    const v = inboundView(ip);
+    const key = p.spec.reqid + '/' + flowKey(h.scope, 'answerer', v);
+    const existing = this.flows.get(key);
+    if (existing?.peerNonce && equal(existing.peerNonce, h.nonce)) {
+      // Idempotent (README.md §6.2): the answer rides again; a lone header is answered at once.
+      if (h.next === IPPROTO.NONE && existing.side === 'answerer') this.answerAlone(existing, ip);
+      return;
+    }
+    if (seen === 'peer') return this.host.drop('inline-nonce-reused');
+    if (existing?.state === 'offered') {
+      this.counters.collisions++;
+      if (compareNonces(existing.nonce, h.nonce) > 0) return; // ours wins; the peer answers ours
+      this.remove(existing, false);
+    } else if (existing) this.drain(existing); // the peer started over: a new pair replaces it
+    if (!this.mayKey(p, secret)) return;
+    const carrier = p.spec.static ? undefined : this.host.sad.current(p.spec.reqid);
+    if (!p.spec.static && !carrier) return this.host.drop('inline-no-carrier');
+    this.answer(p, secret, h, v, parentSel, this.ends(p, carrier), ip);
+  }
+
+  /** Answerer: key both SAs, inbound first (README.md §6.2). */
+  private answer(p: Parent, secret: Secret, h: InlineHeader, v: ReturnType<typeof inboundView>, parentSel: Selector, ends: { local: Endpoint; remote: Endpoint }, ip: IpInfo): void {
+    const n2 = this.opts.random(NONCE_LEN);
+    const z = this.host.allocSpiNow();
+    const reqid = this.nextReqid++;
+    const lifetime = Math.min(h.lifetime, p.spec.lifetime);
+    const sel = flowSelector(h.scope, 'answerer', v, parentSel);
+    const inSa = this.makeSa(p, 'in', z, reqid, saKey(p.prf, secret.s, p.suite, h.nonce, n2, z), sel, ends);
+    const outSa = this.makeSa(p, 'out', h.replySpi, reqid, saKey(p.prf, secret.s, p.suite, undefined, h.nonce, h.replySpi), sel, ends);
+    if (this.bySpi.has(z) || this.byOutSpi.has(h.replySpi)) return this.host.drop('inline-spi');
+    try {
+      this.host.sad.add(inSa);
+    } catch {
+      return this.host.drop('inline-sad-full');
+    }
+    try {
+      this.host.sad.add(outSa);
+    } catch {
+      this.host.sad.delete('in', z);
+      return this.host.drop('inline-spi');
+    }
+    const now = this.host.now();
+    const f: Flow = {
+      key: p.spec.reqid + '/' + flowKey(h.scope, 'answerer', v),
+      parent: p,
+      secret,
+      side: 'answerer',
+      scope: h.scope,
+      reqid,
+      state: 'answering',
+      nonce: n2,
+      peerNonce: h.nonce,
+      inSa,
+      outSa,
+      lifetime,
+      createdAt: now,
+      sendUntil: now + lifetime * 1000,
+      lastActive: now,
+      touchedAt: now,
+    };
+    secret.nonces.set(hex(h.nonce), 'peer');
+    secret.spawned++;
+    this.counters.answered++;
+    this.insert(f);
+    if (h.next === IPPROTO.NONE) this.answerAlone(f, ip);
+  }
+
+  /** A header that came alone is answered at once, alone, on Y (README.md §8). */
+  private answerAlone(f: Flow, offerIp: IpInfo): void {
+    const mirror = mirrorIp(offerIp);
+    this.host.transmit(f.outSa!, INLINE_NEXT_HEADER, concat2(this.makeHeader(f, IPPROTO.NONE, mirror), sampleOf(mirror)), 0);
+  }
+
+  /** A header inside a flow's own SA: the ANSWER to our offer (README.md §6.3). */
+  private onFlowHeader(f: Flow, payload: Uint8Array): void {
+    const d = decodeHeader(payload);
+    if ('fail' in d) return this.host.drop(d.fail);
+    const { header: h, len } = d;
+    if (h.type !== HEADER_TYPE.ANSWER || f.side !== 'offerer') return this.host.drop('inline-unexpected');
+    const inner = payload.subarray(len);
+    const ip = innerIp(h, inner);
+    if (!ip) return this.host.drop('inline-bad-inner');
+    if (!f.inSa.spec.selectors.some((s) => matches(s, ip, true))) return this.host.drop('inline-policy');
+    if (!tagOk(f.parent.prf, f.secret.kHdr, payload.subarray(0, len), canonicalFlow(f.scope, ip))) return this.host.drop('inline-tag');
+    if (!equal(h.peerNonce!, f.nonce)) return this.host.drop('inline-answer-mismatch');
+    if (f.outSa) {
+      if (f.outSa.spec.spi !== h.replySpi || !equal(f.peerNonce!, h.nonce)) return this.host.drop('inline-answer-mismatch');
+    } else if (!this.complete(f, h)) return;
+    if (h.next !== IPPROTO.NONE) this.host.deliver(inner);
+  }
+
+  /** Offerer: the answer keys SA(Z); the pair is complete. */
+  private complete(f: Flow, h: InlineHeader): boolean {
+    if (h.replySpi < 256 || h.lifetime < INLINE_LIMITS.lifetimeMin || h.lifetime > f.lifetime) {
+      this.host.drop('inline-answer-mismatch');
+      return false;
+    }
+    const p = f.parent;
+    const outSa = this.makeSa(p, 'out', h.replySpi, f.reqid, saKey(p.prf, f.secret.s, p.suite, f.nonce, h.nonce, h.replySpi), f.inSa.spec.selectors[0]!, {
+      local: f.inSa.spec.local,
+      remote: f.inSa.spec.remote,
+    });
+    try {
+      this.host.sad.add(outSa);
+    } catch {
+      this.host.drop('inline-spi');
+      return false;
+    }
+    f.outSa = outSa;
+    f.peerNonce = h.nonce;
+    this.byOutSpi.set(h.replySpi, f);
+    if (f.state === 'offered' || f.state === 'plain') f.state = 'established';
+    f.lifetime = h.lifetime;
+    f.sendUntil = f.createdAt + h.lifetime * 1000;
+    this.counters.acknowledged++;
+    if (f.queued) {
+      const q = f.queued;
+      delete f.queued;
+      const ip = parseIp(q);
+      if (ip) this.host.transmit(outSa, ip.version === 4 ? IPPROTO.IPV4 : IPPROTO.IPV6, q, q.length);
+    }
+    return true;
+  }
+
+  // --- retire ---------------------------------------------------------------------------------
+
+  private onRetire(p: Parent, h: InlineHeader, encoded: Uint8Array): void {
+    if (!p.secrets.some((s) => tagOk(p.prf, s.kHdr, encoded, new Uint8Array(0)))) return this.host.drop('inline-tag');
+    const f = this.byOutSpi.get(h.replySpi);
+    if (!f || f.parent !== p) return this.host.drop('inline-retire-unknown');
+    this.counters.retired++;
+    this.remove(f, false);
+  }
+
+  /** README.md §6.4: tell the peer to stop using an SPI we no longer have (rate-limited). */
+  private retireFor(spi: number, from: Endpoint): boolean {
+    const now = this.host.now();
+    let t = this.tombstones.get(spi, now);
+    if (!t) {
+      const p = [...this.carriers.values()].find((x) => x.remote?.addr === from.addr && x.remote.port === from.port);
+      if (!p) return false;
+      this.tombstones.add(spi, p.spec.reqid, now + 60_000); // a peer that restarted: a minute is enough
+      t = this.tombstones.get(spi, now)!;
+    }
+    this.host.drop('inline-tombstone');
+    if (now - t.lastRetire < INLINE_LIMITS.retireIntervalMs) return true;
+    t.lastRetire = now;
+    const p = this.parents.get(t.reqid);
+    const secret = p && this.currentSecret(p);
+    if (!p || !secret) return true;
+    const h = encodeHeader({ next: IPPROTO.NONE, type: HEADER_TYPE.RETIRE, scope: 0, encrId: 0, keyBits: 0, replySpi: spi, lifetime: 0, nonce: this.opts.random(NONCE_LEN) });
+    tagHeader(p.prf, secret.kHdr, h, new Uint8Array(0));
+    const carrier = this.carrierOut(p);
+    if (carrier) this.host.transmit(carrier, INLINE_NEXT_HEADER, h, 0);
+    else if (p.spec.static) this.statics.send(p, h);
+    return true;
+  }
+
+  // --- table ----------------------------------------------------------------------------------
+
+  private insert(f: Flow): void {
+    this.flows.set(f.key, f);
+    this.bySpi.set(f.inSa.spec.spi, f);
+    if (f.outSa) this.byOutSpi.set(f.outSa.spec.spi, f);
+    this.lru.add(f);
+    const kinds = this.kinds.get(f.parent.spec.reqid)!;
+    const k = kindOf(f.key.slice(f.key.indexOf('/') + 1));
+    kinds.set(k, (kinds.get(k) ?? 0) + 1);
+  }
+
+  private unlist(f: Flow): void {
+    if (this.flows.get(f.key) !== f) return;
+    this.flows.delete(f.key);
+    const kinds = this.kinds.get(f.parent.spec.reqid);
+    const k = kindOf(f.key.slice(f.key.indexOf('/') + 1));
+    const n = (kinds?.get(k) ?? 1) - 1;
+    if (n > 0) kinds?.set(k, n);
+    else kinds?.delete(k);
+  }
+
+  private touch(f: Flow, now: number): void {
+    f.lastActive = now;
+    if (now - f.touchedAt < 1000) return;
+    f.touchedAt = now;
+    this.lru.delete(f);
+    this.lru.add(f);
+  }
+
+  /** Stop sending on a flow (its lifetime is up, or the peer replaced it); inbound stays for grace. */
+  private drain(f: Flow): void {
+    if (f.state === 'draining') return;
+    this.unlist(f);
+    f.state = 'draining';
+    if (f.outSa) {
+      this.host.sad.delete('out', f.outSa.spec.spi);
+      this.byOutSpi.delete(f.outSa.spec.spi);
+    }
+    this.counters.expired++;
+  }
+
+  /** Remove a flow and both SAs; `tombstone` remembers the inbound SPI for RETIRE. */
+  private remove(f: Flow, tombstone: boolean): void {
+    this.unlist(f);
+    this.lru.delete(f);
+    this.bySpi.delete(f.inSa.spec.spi);
+    this.host.sad.delete('in', f.inSa.spec.spi);
+    if (f.outSa) {
+      this.host.sad.delete('out', f.outSa.spec.spi);
+      this.byOutSpi.delete(f.outSa.spec.spi);
+    }
+    if (tombstone) this.tombstones.add(f.inSa.spec.spi, f.parent.spec.reqid, f.sendUntil + this.grace(f));
+  }
+
+  private grace(f: Flow): number {
+    return inlineGraceMs(f.lifetime, this.opts.msl, this.opts.k1, this.opts.k2);
+  }
+
+  /** One timer for every flow: lifetimes, grace and idleness (README.md §6.4). */
+  private sweep(): void {
+    this.sweepTimer = this.opts.clock.after(INLINE_LIMITS.sweepMs, 'inline-sweep', () => {
+      const now = this.host.now();
+      for (const f of [...this.lru]) {
+        if (f.state === 'draining') {
+          if (now >= f.sendUntil + this.grace(f)) this.remove(f, false);
+        } else if (now - f.lastActive >= f.parent.spec.idle * 1000) {
+          this.counters.idled++;
+          this.remove(f, true);
+        } else if (now >= f.sendUntil) this.drain(f);
+      }
+      this.sweep();
+    });
+  }
+
+  close(): void {
+    this.sweepTimer?.cancel();
+  }
+
+  /** For status and tests. */
+  flowList(): readonly Flow[] {
+    return [...this.lru];
+  }
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function concat2(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+/** The packet after a header, or the flow sample after a lone one (README.md §4). */
+function innerIp(h: InlineHeader, inner: Uint8Array): IpInfo | undefined {
+  if (h.next !== IPPROTO.NONE && h.next !== IPPROTO.IPV4 && h.next !== IPPROTO.IPV6) return undefined;
+  const ip = parseIp(inner);
+  if (!ip || (h.next !== IPPROTO.NONE && (ip.version === 4) !== (h.next === IPPROTO.IPV4))) return undefined;
+  return ip;
+}
+
+/**
+ * The first octets of a packet: its IP header and 4 octets of transport header, with the length
+ * field rewritten so the sample parses as a (short) packet of its own.
+ */
+export function flowSample(packet: Uint8Array, ip: IpInfo): Uint8Array {
+  const s = packet.slice(0, Math.min(packet.length, ip.headerLen + 4));
+  if (ip.version === 4) {
+    s[2] = s.length >>> 8;
+    s[3] = s.length & 0xff;
+  } else {
+    const pl = s.length - 40;
+    s[4] = pl >>> 8;
+    s[5] = pl & 0xff;
+  }
+  return s;
+}
+
+/** The reverse of a packet's addresses and ports, as a minimal IpInfo. */
+function mirrorIp(ip: IpInfo): IpInfo {
+  return { version: ip.version, src: ip.dst, dst: ip.src, proto: ip.proto, srcPort: ip.dstPort, dstPort: ip.srcPort, headerLen: ip.version === 4 ? 20 : 40 };
+}
+
+/** A minimal sample for a mirrored flow: an IP header and the ports. */
+function sampleOf(ip: IpInfo): Uint8Array {
+  const n = ip.version === 4 ? 20 : 40;
+  const s = new Uint8Array(n + 4);
+  if (ip.version === 4) {
+    s[0] = 0x45;
+    s[3] = n + 4;
+    s[8] = 64;
+    s[9] = ip.proto;
+    s.set(ip.src, 12);
+    s.set(ip.dst, 16);
+  } else {
+    s[0] = 0x60;
+    s[5] = 4;
+    s[6] = ip.proto;
+    s[7] = 64;
+    s.set(ip.src, 8);
+    s.set(ip.dst, 24);
+  }
+  s[n] = ip.srcPort >>> 8;
+  s[n + 1] = ip.srcPort & 0xff;
+  s[n + 2] = ip.dstPort >>> 8;
+  s[n + 3] = ip.dstPort & 0xff;
+  return s;
+}
