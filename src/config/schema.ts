@@ -1,12 +1,14 @@
 import { START_ACTIONS } from '../ike/peer.js';
 import { parseEspProposals, parseIkeProposals } from '../ike/proposals.js';
 import type { Identity, LocalConfig, PeerConfig } from './types.js';
-import { BACKENDS, DRIVERS, KEYINGS, LOG_LEVELS, MODES } from './types.js';
+import { BACKENDS, DRIVERS, INLINE_SCOPES, KEYINGS, LOG_LEVELS, MODES } from './types.js';
+import { INLINE_DEFAULTS } from '../limits.js';
 import type { ValueType } from './values.js';
+import { ValueError } from './errors.js';
 import { bool, duration, durationOrOff, integer, listOf, oneOf, size, spi, word } from './values.js';
 import { DEFAULT_PORT, IKE_PORT, endpoint, identity, interfaceAddress, network, orAny } from './net.js';
 import { espProposals, ikeProposals } from './proposals.js';
-import { secret } from './secret.js';
+import { secret, x25519Key } from './secret.js';
 
 /**
  * The key tables. A row names the key as written in the file, its value type, whether it is
@@ -34,6 +36,17 @@ export type Schema<C, X = undefined> = { readonly [F in keyof C]-?: Row<NonNulla
 /** A peer's keys: everything but the name, which is the directive's argument. */
 export type PeerKeys = Omit<PeerConfig, 'name'>;
 
+/** A fraction 0..1 as a/b or a decimal. */
+const fraction: ValueType<number> = {
+  parse: (text) => {
+    const m = /^(\d+)\/(\d+)$/.exec(text);
+    const v = m ? Number(m[1]) / Number(m[2]) : /^\d*\.?\d+$/.test(text) ? Number(text) : NaN;
+    if (!(v >= 0 && v <= 1)) throw new ValueError('expected a fraction 0..1, e.g. 1/32 or 0.05');
+    return v;
+  },
+  format: (v) => (v > 0 && Number.isInteger(1 / v) ? `1/${1 / v}` : String(v)),
+};
+
 const MINUTE = 60;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
@@ -43,9 +56,14 @@ export const DEFAULT_IKE = 'aes256gcm16-prfsha256-x25519,chacha20poly1305-prfsha
 export const DEFAULT_ESP = 'aes256gcm16,chacha20poly1305,aes128-sha256';
 const IKE_DEFAULTS = /* @__PURE__ */ parseIkeProposals(DEFAULT_IKE);
 const ESP_DEFAULTS = /* @__PURE__ */ parseEspProposals(DEFAULT_ESP);
+/** Static keyings: the suite of the carrier and of spawned SAs (an AEAD, README of src/inline §3). */
+const STATIC_ESP = /* @__PURE__ */ parseEspProposals('aes256gcm16');
 
 /** keying=ike defaults for the SA lifetimes, the rekey margin and dead peer detection, in seconds. */
 export const IKE_TIMES = { lifetime: HOUR, ikeLifetime: 4 * HOUR, rekeyMargin: 9 * MINUTE, dpd: 30 } as const;
+
+/** Inline keying's settings get their defaults only where inline keying is on. */
+const withInline = <T>(value: T) => (peer: Partial<PeerKeys>): T | undefined => (peer.inline ? value : undefined);
 
 /** Only keying=ike peers get IKE defaults; `value` is computed only for them. */
 const forIke = <T>(value: (peer: Partial<PeerKeys>) => T) => (peer: Partial<PeerKeys>): T | undefined =>
@@ -86,6 +104,28 @@ export const LOCAL_SCHEMA: Schema<LocalConfig> = {
     doc: 'crypto backend: node, noble or auto (node where it supports the suite)',
   },
   replayWindow: { key: 'replay-window', type: integer(0, 4096), default: 64, doc: 'default anti-replay window for peers (0 turns it off)' },
+  privkey: { key: 'privkey', type: x25519Key(true), doc: 'keying=x25519-static: this router\'s private key as `keyline genkey` prints it (or file:PATH)' },
+  inlineMaxFlows: {
+    key: 'inline-max-flows',
+    type: integer(16, 1_000_000),
+    default: INLINE_DEFAULTS.maxFlows,
+    doc: 'inline keying: flows (SA pairs) kept at most; past it the least recently used idle flow goes, or the new one is refused',
+  },
+  inlineMsl: { key: 'inline-msl', type: duration(1, 3600), default: INLINE_DEFAULTS.mslSeconds, doc: 'inline keying: MSL of the grace period K1·MSL + K2·lifetime (default 2m)' },
+  inlineK1: { key: 'inline-k1', type: integer(0, 16), default: INLINE_DEFAULTS.k1, doc: 'inline keying: K1 of the grace period (default 2)' },
+  inlineK2: { key: 'inline-k2', type: fraction, default: INLINE_DEFAULTS.k2, doc: 'inline keying: K2 of the grace period, e.g. 1/32 (the default) or 0.05' },
+  inlineSkew: {
+    key: 'inline-skew',
+    type: duration(10, 3600),
+    default: INLINE_DEFAULTS.skewSeconds,
+    doc: 'static inline keying: clock difference accepted between the two routers (default 2m; run NTP)',
+  },
+  pathMtu: {
+    key: 'path-mtu',
+    type: integer(576, 9000),
+    default: INLINE_DEFAULTS.pathMtu,
+    doc: 'outer path MTU: a first packet that would not fit with an inline header sends the header alone first',
+  },
 };
 
 export const PEER_SCHEMA: Schema<PeerKeys, LocalConfig> = {
@@ -113,7 +153,7 @@ export const PEER_SCHEMA: Schema<PeerKeys, LocalConfig> = {
   esp: {
     key: 'esp',
     type: espProposals,
-    derive: forIke(() => ESP_DEFAULTS),
+    derive: (peer) => (peer.keying === 'ike' ? ESP_DEFAULTS : peer.keying === 'psk-static' || peer.keying === 'x25519-static' ? STATIC_ESP : undefined),
     doc:
       `ESP proposals in strongSwan notation, best first: -esn asks for ESN, a group (-x25519) for PFS (keying=ike default ${DEFAULT_ESP}); ` +
       'keying=manual: exactly one, aes128-sha256 or aes256-sha256',
@@ -168,6 +208,27 @@ export const PEER_SCHEMA: Schema<PeerKeys, LocalConfig> = {
     type: duration(1, DAY),
     derive: forIke(() => IKE_TIMES.rekeyMargin),
     doc: 'keying=ike: rekeying starts between this and twice this before a lifetime ends; less than half the shorter lifetime (default 9m)',
+  },
+  pubkey: { key: 'pubkey', type: x25519Key(false), doc: "keying=x25519-static: the peer's public key as `keyline pubkey` prints it" },
+  inline: {
+    key: 'inline',
+    type: bool,
+    derive: (peer) => (peer.keying === 'manual' ? undefined : peer.keying === 'psk-static' || peer.keying === 'x25519-static'),
+    doc: 'inline keying (new SAs riding on first packets): keying=ike offers it in IKE_AUTH (default off); static keyings always use it',
+  },
+  inlineScope: {
+    key: 'inline-scope',
+    type: oneOf(INLINE_SCOPES),
+    derive: withInline('host-pair'),
+    doc: 'inline keying: one SA pair per host, host-pair (the default), proto (addresses and protocol) or port (addresses, protocol, ports)',
+  },
+  inlineLifetime: { key: 'inline-lifetime', type: duration(10, DAY), derive: withInline(INLINE_DEFAULTS.lifetime), doc: 'inline keying: lifetime of a spawned SA pair (default 10m)' },
+  inlineIdle: { key: 'inline-idle', type: duration(5, DAY), derive: withInline(INLINE_DEFAULTS.idle), doc: 'inline keying: a flow idle this long is removed (default 2m)' },
+  inlineMaxSpawn: {
+    key: 'inline-max-spawn',
+    type: integer(1, 10_000_000),
+    derive: withInline(INLINE_DEFAULTS.maxSpawn),
+    doc: 'inline keying: SA pairs spawned from one parent secret; then keying=ike rekeys the IKE SA, static keyings wait for the next day',
   },
   lifeBytes: { key: 'life-bytes', type: size(1, 2 ** 50), doc: 'keying=manual: hard SA byte limit, e.g. 500M or 1G' },
   lifePackets: { key: 'life-packets', type: integer(1, Number.MAX_SAFE_INTEGER), doc: 'keying=manual: hard SA packet limit' },

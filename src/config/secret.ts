@@ -107,3 +107,22 @@ export function showSecretValue(text: string): string {
   const scheme = /^(hex|base64):/.exec(text);
   return scheme ? `${scheme[1]}:…` : `<${text.length} characters>`;
 }
+
+const X25519_KEY_LEN = 32;
+
+/**
+ * An X25519 key as `keyline genkey` / `keyline pubkey` print it: bare base64 of 32 bytes (like
+ * wg), also `base64:`, `hex:` or (private keys) `file:PATH`. Private keys are masked like any
+ * secret; public keys print as they are written.
+ */
+export function x25519Key(isPrivate: boolean): ValueType<Uint8Array> {
+  return {
+    parse: (text, ctx) => {
+      const bytes = text.startsWith('file:') && isPrivate ? secret.parse(text, ctx) : decode(text, true);
+      if (bytes.length !== X25519_KEY_LEN) throw new ValueError(`an X25519 key is ${X25519_KEY_LEN} bytes; this is ${bytes.length}`);
+      return isPrivate ? bytes : Uint8Array.from(bytes);
+    },
+    format: (v) => (isPrivate ? maskSecret(v.length) : Buffer.from(v).toString('base64')),
+    ...(isPrivate && { secret: true }),
+  };
+}

@@ -13,6 +13,8 @@ export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 export const BACKENDS = ['node', 'noble', 'auto'] as const;
 export const KEYINGS = ['manual', 'ike', 'psk-static', 'x25519-static'] as const;
 export const MODES = ['tunnel', 'transport'] as const satisfies readonly Mode[];
+export const INLINE_SCOPES = ['host', 'host-pair', 'proto', 'port'] as const;
+export type InlineScope = (typeof INLINE_SCOPES)[number];
 export const ID_TYPES = ['fqdn', 'ipv4', 'ipv6', 'keyid', 'user-fqdn'] as const;
 
 export type DriverName = (typeof DRIVERS)[number];
@@ -39,6 +41,15 @@ export interface LocalConfig {
   readonly backend: BackendChoice;
   /** Default anti-replay window for peers that do not set their own. */
   readonly replayWindow: number;
+  /** keying=x25519-static: this router's private key. */
+  readonly privkey?: Uint8Array;
+  /** Inline keying (src/inline/README.md §6.4, §7.2, §8, §9). */
+  readonly inlineMaxFlows: number;
+  readonly inlineMsl: number;
+  readonly inlineK1: number;
+  readonly inlineK2: number;
+  readonly inlineSkew: number;
+  readonly pathMtu: number;
 }
 
 export interface PeerConfig {
@@ -79,6 +90,15 @@ export interface PeerConfig {
   /** Hard limits (keying=manual); soft limits are derived from them where SAs are installed. */
   readonly lifeBytes?: number;
   readonly lifePackets?: number;
+  /** keying=x25519-static: the peer's public key. */
+  readonly pubkey?: Uint8Array;
+  /** Inline keying: on by default for static keyings (their only way), off for keying=ike. */
+  readonly inline?: boolean;
+  /** The next four are set where inline is on. */
+  readonly inlineScope?: InlineScope;
+  readonly inlineLifetime?: number;
+  readonly inlineIdle?: number;
+  readonly inlineMaxSpawn?: number;
 }
 
 export interface Config {

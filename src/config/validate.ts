@@ -15,7 +15,7 @@ import { fmtDuration } from './values.js';
  */
 
 /** Keying methods this build implements; the others parse, so files can be written ahead. */
-export const IMPLEMENTED_KEYING: readonly Keying[] = ['manual', 'ike'];
+export const IMPLEMENTED_KEYING: readonly Keying[] = ['manual', 'ike', 'psk-static', 'x25519-static'];
 
 /**
  * A pre-shared key shorter than this is refused: anyone who captures one IKE_AUTH exchange can
@@ -69,6 +69,8 @@ export function validatePeers(peers: readonly BuiltPeer[], local: BuiltLocal, p:
     onlyFor(peer, p);
     if (peer.value.keying === 'manual') checkManual(peer, p);
     if (peer.value.keying === 'ike') checkIke(peer, p);
+    if (peer.value.keying === 'psk-static' || peer.value.keying === 'x25519-static') checkStatic(peer, local, p);
+    checkInline(peer, p);
     if (peer.value.mode === 'tunnel') checkNets(peer, 'mode=tunnel', p);
   }
   localId(peers, local, p);
@@ -200,6 +202,69 @@ function checkIke(peer: BuiltPeer, p: Problems): void {
     hostsOnly(peer, 'remote-net', c.remoteNet!, p);
   }
   checkMargin(peer, p);
+}
+
+/** Keys a static keying has no use for: it has no IKE and no manual SAs. */
+const NOT_STATIC = ['spi-in', 'spi-out', 'key-in', 'key-out', 'life-bytes', 'life-packets', 'id', 'local-id', 'ike', 'start', 'dpd', 'ike-lifetime', 'rekey-margin', 'lifetime', 'esn'];
+
+/** keying=psk-static and x25519-static: inline keying from a static parent (src/inline/README.md §7.2, §7.3). */
+function checkStatic(peer: BuiltPeer, local: BuiltLocal, p: Problems): void {
+  const c = peer.value;
+  const k = c.keying;
+  for (const key of NOT_STATIC) {
+    const at = keyToken(peer, key);
+    if (at) report(p, at, key, `${key} is not used with keying=${k} in peer ${c.name} (a static parent has no IKE and no manual SAs: new SAs are keyed inline); remove it`);
+  }
+  if (k === 'psk-static') {
+    if (!lacks(peer, ['psk'], 'keying=psk-static', p)) {
+      const at = peer.at.get('psk')!;
+      if (c.psk && c.psk.length < 32) report(p, at, showSecretValue(at.text), `psk of peer ${c.name} is ${c.psk.length} bytes; keying=psk-static needs at least 32 random bytes (\`keyline genpsk\` prints them)`);
+    }
+    const pk = keyToken(peer, 'pubkey');
+    if (pk) report(p, pk, 'pubkey', `pubkey is for keying=x25519-static; peer ${c.name} has keying=psk-static`);
+  } else {
+    lacks(peer, ['pubkey'], 'keying=x25519-static', p);
+    const ps = keyToken(peer, 'psk');
+    if (ps) report(p, ps, 'psk', `psk is for keying=psk-static or ike; peer ${c.name} has keying=x25519-static`);
+    if (local.ok && !local.value.privkey) {
+      const msg = `keying=x25519-static in peer ${c.name} needs this router's private key: privkey= on the local entry (\`keyline genkey\` makes one)`;
+      report(p, local.head ?? peer.head, local.head ? 'local' : peer.head.text, msg);
+    }
+  }
+  const addrAt = peer.at.get('addr');
+  if (c.addr === 'any' && addrAt) report(p, addrAt, 'any', `addr=any cannot be used with keying=${k} in peer ${c.name}: a static parent sends the first packet, so it needs the peer's ADDRESS[:PORT]`);
+  const modeAt = peer.at.get('mode');
+  if (c.mode !== 'tunnel' && modeAt) report(p, modeAt, c.mode, `keying=${k} in peer ${c.name} works in mode=tunnel only`);
+  const espAt = peer.at.get('esp');
+  const first = c.esp?.[0];
+  if (espAt && first && (c.esp!.length > 1 || first.group !== undefined || first.esn || !SUITES[first.suite].combined)) {
+    report(p, espAt, showValue(espAt.text), `esp= of peer ${c.name} must be one AEAD suite without options for keying=${k}: aes128gcm16, aes256gcm16 or chacha20poly1305`);
+  }
+  const inlineAt = peer.at.get('inline');
+  if (inlineAt && !c.inline) report(p, inlineAt, inlineAt.text, `inline=off cannot be used with keying=${k} in peer ${c.name}: a static parent makes SAs only inline`);
+}
+
+const INLINE_KEYS = ['inline-scope', 'inline-lifetime', 'inline-idle', 'inline-max-spawn'];
+
+/** Inline keying's keys go with inline=on; it rides on tunnel-mode data packets only. */
+function checkInline(peer: BuiltPeer, p: Problems): void {
+  const c = peer.value;
+  if (c.keying === 'manual') {
+    for (const key of ['inline', ...INLINE_KEYS]) {
+      const at = keyToken(peer, key);
+      if (at) report(p, at, key, `${key} is not used with keying=manual in peer ${c.name}: inline keying needs a parent secret (keying=ike, psk-static or x25519-static)`);
+    }
+    return;
+  }
+  if (!c.inline) {
+    for (const key of INLINE_KEYS) {
+      const at = keyToken(peer, key);
+      if (at) report(p, at, key, `${key} of peer ${c.name} has no effect without inline=on; add inline=on or remove it`);
+    }
+    return;
+  }
+  const modeAt = peer.at.get('mode');
+  if (c.keying === 'ike' && c.mode !== 'tunnel' && modeAt) report(p, modeAt, c.mode, `inline=on in peer ${c.name} works in mode=tunnel only`);
 }
 
 /** In transport mode the protected traffic is between the two hosts themselves: /32 or /128. */
