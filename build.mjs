@@ -9,9 +9,10 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 /**
  * Size budget of dist/keyline.js, in bytes. IKEv2 (both roles, rekeying, cookies, DPD) took the
  * bundle from 95 to about 200 KB raw, 75 KB gzipped; @noble (the fallback crypto and X25519/MODP)
- * is a quarter of it. The budget leaves room for inline keying and the control socket, no more.
+ * is a quarter of it. Inline keying, the control socket and the XFRM driver took it to about
+ * 270 KB raw, 100 KB gzipped; the budget leaves a little room over that, no more.
  */
-const BUDGET = { raw: 280 * 1024, gzip: 96 * 1024 };
+const BUDGET = { raw: 320 * 1024, gzip: 112 * 1024 };
 
 const quiet = process.argv.includes('--quiet');
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));

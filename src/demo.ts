@@ -22,10 +22,14 @@ import type { IkePeer } from './ike/peer.js';
 import { parseEspProposals, parseIkeProposals } from './ike/proposals.js';
 import { startChildRekey } from './ike/tasks/child.js';
 import { name } from './wire/iana.js';
+import { readU32 } from './wire/bytes.js';
 import { silentLogger } from './util/log.js';
+import type { Flow, ParentSpec } from './inline/engine.js';
 
 const PINGS = 5;
 const NET = { a: '198.51.100.0/24', b: '203.0.113.0/24' } as const;
+const INLINE_NET = { a: '198.51.100.128/25', b: '203.0.113.128/25' } as const;
+const FLOWS = 3;
 
 export async function demo(args: string[]): Promise<number> {
   const ike = args[0] ?? 'aes256gcm16-prfsha256-x25519';
@@ -56,10 +60,27 @@ export async function demo(args: string[]): Promise<number> {
       dpd: 30,
       start: side === 'a' ? 'initiate' : 'wait',
       replayWindow: 64,
+      inline: true,
+    };
+  };
+  // Inline keying for the upper halves of the two subnets: hosts there get SA pairs of their own.
+  const inline = (side: 'a' | 'b'): ParentSpec => {
+    const [me, them] = side === 'a' ? (['a', 'b'] as const) : (['b', 'a'] as const);
+    return {
+      reqid: 1,
+      peer: `gw-${them}`,
+      scope: 'host-pair',
+      suite: 'aes256gcm16',
+      lifetime: 600,
+      idle: 120,
+      maxSpawn: 10_000,
+      selectors: [subnetSelector(prefix(INLINE_NET[me]), prefix(INLINE_NET[them]))],
+      replayWindow: 64,
+      pathMtu: 1500,
     };
   };
   const start = (side: 'a' | 'b', t: Transport, tun: MemoryTunnel): Promise<Agent> => {
-    const plan: AgentPlan = { listen: [t.local], tun: { name: tun.name, address: '', mtu: 1400 }, manual: [], ike: [peer(side)] };
+    const plan: AgentPlan = { listen: [t.local], tun: { name: tun.name, address: '', mtu: 1400 }, manual: [], ike: [peer(side)], inline: [inline(side)] };
     return startAgent(plan, {
       log: silentLogger,
       backend,
@@ -96,8 +117,12 @@ export async function demo(args: string[]): Promise<number> {
     await until(() => tunA.written.length >= 2 * PINGS);
     console.log(`${PINGS} more pings on the new SA: ${tunA.written.length - PINGS} replies\n`);
 
+    const pinged = tunA.written.length;
+    const inlineOk = await showInline(a, tunA, sent, trace);
+
     console.log('an attacker on the path replays a captured ESP packet, forges one with a fresh sequence number, sends an unknown SPI');
-    const esps = sent.filter((d) => d.length > 4 && d.subarray(0, 4).some((x) => x !== 0)); // not IKE (non-ESP marker)
+    const onChild = childOf(a)!.spiOut; // ESP of the child SA (not IKE, not an inline flow)
+    const esps = sent.filter((d) => d.length > 8 && readU32(d, 0) === onChild);
     const [x, y] = esps.slice(-2);
     if (x && y) {
       ua.send(x, ub.local);
@@ -110,12 +135,41 @@ export async function demo(args: string[]): Promise<number> {
     }
     await sleep(100);
     printTable(a, b);
-    return tunA.written.length === 2 * PINGS ? 0 : 1;
+    return pinged === 2 * PINGS && inlineOk ? 0 : 1;
   } finally {
     await a.stop();
     await b.stop();
   }
 }
+
+/**
+ * Inline keying (src/inline/README.md): hosts in the upper halves of the subnets ping each
+ * other; each host pair gets its own SA pair from a header riding on its first packet (OFFER, on
+ * the child SA) and on the reply (ANSWER, on the new SA), with no IKE message.
+ */
+async function showInline(a: Agent, tunA: MemoryTunnel, sent: Uint8Array[], trace: string[]): Promise<boolean> {
+  console.log(`inline keying (${INLINE_NET.a} <-> ${INLINE_NET.b}): each host pair gets its own SA pair, keyed by a header on its first packet`);
+  const ikeBefore = trace.length;
+  const sentBefore = sent.length;
+  const repliesBefore = tunA.written.length;
+  for (let h = 1; h <= FLOWS; h++) {
+    const [src, dst] = [`198.51.100.${200 + h}`, `203.0.113.${200 + h}`];
+    const at = sent.length;
+    for (let i = 1; i <= 2; i++) {
+      tunA.inject(icmpEcho(src, dst, 2, i, new Uint8Array(56)));
+      await until(() => tunA.written.length >= repliesBefore + 2 * (h - 1) + i);
+    }
+    const f = inlineFlows(a).find((x) => addrText(x.inSa.spec.selectors[0]!.local.addr) === src);
+    const sizes = sent.slice(at).map((d) => d.length);
+    console.log(`  ${src} -> ${dst}: SA pair in ${spiText(f?.inSa.spec.spi ?? 0)} out ${spiText(f?.outSa?.spec.spi ?? 0)}; a's datagrams ${sizes.join(', ')} octets (the first carries the 48-octet OFFER, the second rides on the new SA)`);
+  }
+  const datagrams = sent.length - sentBefore;
+  const pairs = inlineFlows(a).filter((f) => f.state === 'established').length;
+  console.log(`  ${FLOWS} flows, ${pairs} SA pairs, ${trace.length - ikeBefore} IKE messages, ${datagrams} datagrams from a for ${2 * FLOWS} pings\n`);
+  return pairs === FLOWS && trace.length === ikeBefore && tunA.written.length === repliesBefore + 2 * FLOWS;
+}
+
+const inlineFlows = (ag: Agent) => (ag.driver as { inline?: { flowList(): readonly Flow[] } }).inline?.flowList() ?? [];
 
 const fqdn = (s: string) => ({ type: ID_TYPE.ID_FQDN, data: new TextEncoder().encode(s) });
 

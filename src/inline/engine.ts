@@ -175,7 +175,9 @@ export class InlineEngine {
    */
   outbound(policy: Policy, ip: IpInfo, packet: Uint8Array): boolean {
     const p = this.parents.get(policy.reqid);
-    if (!p) return false;
+    // Inline keying may cover part of a connection's traffic: its selectors say which.
+    const parentSel = p?.spec.selectors.find((sel) => matches(sel, ip));
+    if (!p || !parentSel) return false;
     let flow = this.lookup(p, ip);
     const now = this.host.now();
     if (flow && now >= flow.sendUntil) {
@@ -183,7 +185,7 @@ export class InlineEngine {
       flow = undefined;
     }
     if (!flow) {
-      flow = this.spawn(p, policy.selector, ip);
+      flow = this.spawn(p, parentSel, ip);
       if (!flow) return this.refusedPath(p);
     }
     this.touch(flow, now);
@@ -289,12 +291,11 @@ export class InlineEngine {
   }
 
   /** Offerer: a new flow for an outbound packet (README.md §6.1 step 2). */
-  private spawn(p: Parent, policySel: Selector, ip: IpInfo): Flow | undefined {
+  private spawn(p: Parent, parentSel: Selector, ip: IpInfo): Flow | undefined {
     const secret = this.currentSecret(p);
     if (!secret || !this.mayKey(p, secret)) return undefined;
     const carrier = p.spec.static ? undefined : this.host.sad.current(p.spec.reqid);
     if (!p.spec.static && !carrier) return undefined;
-    const parentSel = p.spec.selectors.find((s) => matches(s, ip)) ?? policySel;
     const v = outboundView(ip);
     const n1 = this.opts.random(NONCE_LEN);
     const ends = this.ends(p, carrier);

@@ -9,6 +9,7 @@ t.test('npm start (keyline demo): IKE in two exchanges, pings, a rekey, forgerie
   t.match(out, /5 echo requests, 5 replies/);
   t.match(out, /CREATE_CHILD_SA request/);
   t.match(out, /5 more pings on the new SA: 5 replies/);
+  t.match(out, /3 flows, 3 SA pairs, 0 IKE messages, 6 datagrams from a for 6 pings/, 'inline keying: a pair per host pair, zero extra messages');
   t.match(out, /replay=1 auth=1/);
   t.match(out, /unknown-spi=1/);
 });
