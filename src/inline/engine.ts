@@ -1,6 +1,6 @@
 import type { Aead, Backend, CipherSuite } from '../crypto/types.js';
 import type { Endpoint, Policy, Selector } from '../sa/types.js';
-import { parseIp, type IpInfo } from '../sa/ip.js';
+import type { IpInfo } from '../sa/ip.js';
 import { matches } from '../sa/selector.js';
 import { espOverhead } from '../esp/esp.js';
 import { makeUserSa, type UserSa } from '../drivers/userspace/sa-state.js';
@@ -9,11 +9,13 @@ import type { Clock, Timer } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { hex } from '../wire/bytes.js';
 import { IPPROTO } from '../wire/iana.js';
-import { compareNonces, decodeHeader, encodeHeader, HEADER_TYPE, INLINE_NEXT_HEADER, NONCE_LEN, type InlineHeader } from './header.js';
-import { canonicalFlow, flowKey, flowSelector, inboundView, isScope, KEY_KINDS, keyOfKind, kindOf, outboundView, type KeyKind, type Side } from './flow.js';
-import { saKey, tagHeader, tagOk } from './keys.js';
+import { encodeHeader, HEADER_TYPE, INLINE_NEXT_HEADER, NONCE_LEN } from './header.js';
+import { canonicalFlow, flowKey, flowSelector, KEY_KINDS, keyOfKind, kindOf, outboundView, type KeyKind, type Side } from './flow.js';
+import { saKey, tagHeader } from './keys.js';
 import { makeParent, newSecret, suiteIds, type Parent, type ParentSpec, type Secret } from './parent.js';
 import { Tombstones } from './tables.js';
+import { concat2, equal, flowSample } from './packets.js';
+import { onCarrierHeader, onFlowHeader } from './receive.js';
 import { StaticCarrier } from './static-carrier.js';
 
 export type { ParentSpec } from './parent.js';
@@ -96,22 +98,22 @@ const IPV6_UDP = 48;
 
 export class InlineEngine {
   readonly counters: InlineCounters = { spawned: 0, answered: 0, acknowledged: 0, expired: 0, idled: 0, evicted: 0, refused: 0, retired: 0, collisions: 0 };
-  private readonly parents = new Map<number, Parent>();
-  private readonly carriers = new Map<number, Parent>();
-  private readonly flows = new Map<string, Flow>();
-  private readonly bySpi = new Map<number, Flow>();
-  private readonly byOutSpi = new Map<number, Flow>();
+  readonly parents = new Map<number, Parent>();
+  readonly carriers = new Map<number, Parent>();
+  readonly flows = new Map<string, Flow>();
+  readonly bySpi = new Map<number, Flow>();
+  readonly byOutSpi = new Map<number, Flow>();
   /** Flows in least-recently-used order (refreshed at most once a second per flow). */
-  private readonly lru = new Set<Flow>();
-  private readonly kinds = new Map<number, Map<KeyKind, number>>();
-  private readonly tombstones = new Tombstones(INLINE_LIMITS.tombstonesMax);
-  private readonly statics: StaticCarrier;
-  private nextReqid = FLOW_REQID_BASE;
-  private sweepTimer: Timer | undefined;
+  readonly lru = new Set<Flow>();
+  readonly kinds = new Map<number, Map<KeyKind, number>>();
+  readonly tombstones = new Tombstones(INLINE_LIMITS.tombstonesMax);
+  readonly statics: StaticCarrier;
+  nextReqid = FLOW_REQID_BASE;
+  sweepTimer: Timer | undefined;
 
   constructor(
-    private readonly host: InlineHost,
-    private readonly opts: InlineOptions,
+    readonly host: InlineHost,
+    readonly opts: InlineOptions,
   ) {
     const wall = opts.wallSeconds ?? (() => Math.floor(Date.now() / 1000));
     this.statics = new StaticCarrier(host, wall, opts.random);
@@ -192,13 +194,13 @@ export class InlineEngine {
     return this.sendFlow(flow, ip, packet);
   }
 
-  private refusedPath(p: Parent): boolean {
+  refusedPath(p: Parent): boolean {
     if (!p.spec.static) return false; // IKE parent: the connection's own SA carries it
     this.host.drop('inline-refused');
     return true;
   }
 
-  private lookup(p: Parent, ip: IpInfo): Flow | undefined {
+  lookup(p: Parent, ip: IpInfo): Flow | undefined {
     const kinds = this.kinds.get(p.spec.reqid)!;
     if (kinds.size === 0) return undefined;
     const v = outboundView(ip);
@@ -210,7 +212,7 @@ export class InlineEngine {
     return undefined;
   }
 
-  private sendFlow(f: Flow, ip: IpInfo, packet: Uint8Array): boolean {
+  sendFlow(f: Flow, ip: IpInfo, packet: Uint8Array): boolean {
     const next = ip.version === 4 ? IPPROTO.IPV4 : IPPROTO.IPV6;
     switch (f.state) {
       case 'established':
@@ -232,12 +234,12 @@ export class InlineEngine {
     }
   }
 
-  private carrierOut(p: Parent): UserSa | undefined {
+  carrierOut(p: Parent): UserSa | undefined {
     return p.spec.static ? undefined : this.host.sad.current(p.spec.reqid);
   }
 
   /** Header + packet on `sa`, or the header alone first when that would not fit (README.md §8). */
-  private sendWithHeader(f: Flow, sa: UserSa, ip: IpInfo, packet: Uint8Array): boolean {
+  sendWithHeader(f: Flow, sa: UserSa, ip: IpInfo, packet: Uint8Array): boolean {
     const next = ip.version === 4 ? IPPROTO.IPV4 : IPPROTO.IPV6;
     const hdr = this.makeHeader(f, next, ip);
     if (!this.fits(f.parent, sa.spec.remote, sa.send!.aead, hdr.length + packet.length)) {
@@ -247,7 +249,7 @@ export class InlineEngine {
     return this.host.transmit(sa, INLINE_NEXT_HEADER, concat2(hdr, packet), packet.length);
   }
 
-  private staticOffer(f: Flow, ip: IpInfo, packet: Uint8Array): boolean {
+  staticOffer(f: Flow, ip: IpInfo, packet: Uint8Array): boolean {
     const p = f.parent;
     const next = ip.version === 4 ? IPPROTO.IPV4 : IPPROTO.IPV6;
     const hdr = this.makeHeader(f, next, ip);
@@ -261,13 +263,13 @@ export class InlineEngine {
     return true;
   }
 
-  private fits(p: Parent, remote: Endpoint, aead: Aead, len: number): boolean {
+  fits(p: Parent, remote: Endpoint, aead: Aead, len: number): boolean {
     const outer = (remote.addr.includes(':') ? IPV6_UDP : IPV4_UDP) + espOverhead(aead, len) + len;
     return outer <= p.spec.pathMtu;
   }
 
   /** The flow's header for a packet (OFFER from the offerer, ANSWER from the answerer), tagged. */
-  private makeHeader(f: Flow, next: number, ip: IpInfo): Uint8Array {
+  makeHeader(f: Flow, next: number, ip: IpInfo): Uint8Array {
     const ids = suiteIds(f.parent.suite);
     const answer = f.side === 'answerer';
     const h = encodeHeader({
@@ -286,12 +288,12 @@ export class InlineEngine {
 
   // --- spawning -------------------------------------------------------------------------------
 
-  private currentSecret(p: Parent): Secret | undefined {
+  currentSecret(p: Parent): Secret | undefined {
     return p.spec.static ? this.statics.today(p) : p.secrets[0];
   }
 
   /** Offerer: a new flow for an outbound packet (README.md §6.1 step 2). */
-  private spawn(p: Parent, parentSel: Selector, ip: IpInfo): Flow | undefined {
+  spawn(p: Parent, parentSel: Selector, ip: IpInfo): Flow | undefined {
     const secret = this.currentSecret(p);
     if (!secret || !this.mayKey(p, secret)) return undefined;
     const carrier = p.spec.static ? undefined : this.host.sad.current(p.spec.reqid);
@@ -329,7 +331,7 @@ export class InlineEngine {
   }
 
   /** Spawn cap and table room (README.md §9); false counts a refusal. */
-  private mayKey(p: Parent, secret: Secret): boolean {
+  mayKey(p: Parent, secret: Secret): boolean {
     if (secret.spawned >= p.spec.maxSpawn) {
       this.counters.refused++;
       if (!p.spawnCapLogged) {
@@ -344,7 +346,7 @@ export class InlineEngine {
     return false;
   }
 
-  private evictOne(): boolean {
+  evictOne(): boolean {
     const oldest = this.lru.values().next().value;
     if (!oldest || this.host.now() - oldest.lastActive < INLINE_LIMITS.evictIdleMs) return false;
     this.counters.evicted++;
@@ -352,12 +354,12 @@ export class InlineEngine {
     return true;
   }
 
-  private ends(p: Parent, carrier: UserSa | undefined): { local: Endpoint; remote: Endpoint } {
+  ends(p: Parent, carrier: UserSa | undefined): { local: Endpoint; remote: Endpoint } {
     if (carrier) return { local: carrier.spec.local, remote: carrier.remote };
     return { local: p.spec.static!.local, remote: p.remote! };
   }
 
-  private makeSa(p: Parent, dir: 'in' | 'out', spi: number, reqid: number, key: Uint8Array, sel: Selector, ends: { local: Endpoint; remote: Endpoint }): UserSa {
+  makeSa(p: Parent, dir: 'in' | 'out', spi: number, reqid: number, key: Uint8Array, sel: Selector, ends: { local: Endpoint; remote: Endpoint }): UserSa {
     return makeUserSa(
       {
         spi,
@@ -385,10 +387,10 @@ export class InlineEngine {
   /** A payload with Next Header 253 opened on `sa` (a carrier or a flow's inbound SA). */
   onHeader(sa: UserSa, payload: Uint8Array, from: Endpoint): void {
     const flow = this.bySpi.get(sa.spec.spi);
-    if (flow) return this.onFlowHeader(flow, payload);
+    if (flow) return onFlowHeader(this, flow, payload);
     const p = this.parents.get(sa.spec.reqid);
     if (!p) return this.host.drop('inline-no-parent');
-    this.onCarrierHeader(p, payload, from);
+    onCarrierHeader(this, p, payload, from);
   }
 
   /** An ESP packet for an SPI the SAD does not have: a static carrier, or a tombstone. */
@@ -396,7 +398,7 @@ export class InlineEngine {
     const p = this.carriers.get(spi);
     if (p) {
       const payload = this.statics.open(p, data, from);
-      if (payload) this.onCarrierHeader(p, payload, from);
+      if (payload) onCarrierHeader(this, p, payload, from);
       return true;
     }
     return this.retireFor(spi, from);
@@ -415,177 +417,9 @@ export class InlineEngine {
     this.touch(f, now);
   }
 
-  private onCarrierHeader(p: Parent, payload: Uint8Array, from: Endpoint): void {
-    const d = decodeHeader(payload);
-    if ('fail' in d) return this.host.drop(d.fail);
-    const { header: h, len } = d;
-    if (h.type === HEADER_TYPE.RETIRE) return this.onRetire(p, h, payload.subarray(0, len));
-    if (h.type !== HEADER_TYPE.OFFER) return this.host.drop('inline-unexpected');
-    const inner = payload.subarray(len);
-    const ip = innerIp(h, inner);
-    if (!ip) return this.host.drop('inline-bad-inner');
-    const parentSel = p.spec.selectors.find((s) => matches(s, ip, true));
-    if (!parentSel) return this.host.drop('inline-policy');
-    const why = this.offerShape(p, h);
-    if (why) return this.host.drop(why);
-    const secret = p.secrets.find((s) => tagOk(p.prf, s.kHdr, payload.subarray(0, len), canonicalFlow(h.scope, ip)));
-    if (!secret) return this.host.drop('inline-tag');
-    // Authenticated from here on.
-    if (p.spec.static) p.remote = { addr: from.addr, port: from.port };
-    this.onOffer(p, secret, h, ip, parentSel);
-    if (h.next !== IPPROTO.NONE) this.host.deliver(inner);
-  }
-
-  /** README.md §6.2's shape checks: suite, lifetime, SPI, scope. */
-  private offerShape(p: Parent, h: InlineHeader): string | undefined {
-    const ids = suiteIds(p.suite);
-    if (h.encrId !== ids.encrId || h.keyBits !== ids.keyBits) return 'inline-suite';
-    if (h.lifetime < INLINE_LIMITS.lifetimeMin || h.lifetime > INLINE_LIMITS.lifetimeMax) return 'inline-lifetime';
-    if (h.replySpi < 256) return 'inline-spi';
-    if (!isScope(h.scope)) return 'inline-scope';
-    return undefined;
-  }
-
-  private onOffer(p: Parent, secret: Secret, h: InlineHeader, ip: IpInfo, parentSel: Selector): void {
-    const n1 = hex(h.nonce);
-    const seen = secret.nonces.get(n1);
-    if (seen === 'own') return this.host.drop('inline-reflected');
-    const v = inboundView(ip);
-    const key = p.spec.reqid + '/' + flowKey(h.scope, 'answerer', v);
-    const existing = this.flows.get(key);
-    if (existing?.peerNonce && equal(existing.peerNonce, h.nonce)) {
-      // Idempotent (README.md §6.2): the answer rides again; a lone header is answered at once.
-      if (h.next === IPPROTO.NONE && existing.side === 'answerer') this.answerAlone(existing, ip);
-      return;
-    }
-    if (seen === 'peer') return this.host.drop('inline-nonce-reused');
-    if (existing?.state === 'offered') {
-      this.counters.collisions++;
-      if (compareNonces(existing.nonce, h.nonce) > 0) return; // ours wins; the peer answers ours
-      this.remove(existing, false);
-    } else if (existing) this.drain(existing); // the peer started over: a new pair replaces it
-    if (!this.mayKey(p, secret)) return;
-    const carrier = p.spec.static ? undefined : this.host.sad.current(p.spec.reqid);
-    if (!p.spec.static && !carrier) return this.host.drop('inline-no-carrier');
-    this.answer(p, secret, h, v, parentSel, this.ends(p, carrier), ip);
-  }
-
-  /** Answerer: key both SAs, inbound first (README.md §6.2). */
-  private answer(p: Parent, secret: Secret, h: InlineHeader, v: ReturnType<typeof inboundView>, parentSel: Selector, ends: { local: Endpoint; remote: Endpoint }, ip: IpInfo): void {
-    const n2 = this.opts.random(NONCE_LEN);
-    const z = this.host.allocSpiNow();
-    const reqid = this.nextReqid++;
-    const lifetime = Math.min(h.lifetime, p.spec.lifetime);
-    const sel = flowSelector(h.scope, 'answerer', v, parentSel);
-    const inSa = this.makeSa(p, 'in', z, reqid, saKey(p.prf, secret.s, p.suite, h.nonce, n2, z), sel, ends);
-    const outSa = this.makeSa(p, 'out', h.replySpi, reqid, saKey(p.prf, secret.s, p.suite, undefined, h.nonce, h.replySpi), sel, ends);
-    if (this.bySpi.has(z) || this.byOutSpi.has(h.replySpi)) return this.host.drop('inline-spi');
-    try {
-      this.host.sad.add(inSa);
-    } catch {
-      return this.host.drop('inline-sad-full');
-    }
-    try {
-      this.host.sad.add(outSa);
-    } catch {
-      this.host.sad.delete('in', z);
-      return this.host.drop('inline-spi');
-    }
-    const now = this.host.now();
-    const f: Flow = {
-      key: p.spec.reqid + '/' + flowKey(h.scope, 'answerer', v),
-      parent: p,
-      secret,
-      side: 'answerer',
-      scope: h.scope,
-      reqid,
-      state: 'answering',
-      nonce: n2,
-      peerNonce: h.nonce,
-      inSa,
-      outSa,
-      lifetime,
-      createdAt: now,
-      sendUntil: now + lifetime * 1000,
-      lastActive: now,
-      touchedAt: now,
-    };
-    secret.nonces.set(hex(h.nonce), 'peer');
-    secret.spawned++;
-    this.counters.answered++;
-    this.insert(f);
-    if (h.next === IPPROTO.NONE) this.answerAlone(f, ip);
-  }
-
-  /** A header that came alone is answered at once, alone, on Y (README.md §8). */
-  private answerAlone(f: Flow, offerIp: IpInfo): void {
-    const mirror = mirrorIp(offerIp);
-    this.host.transmit(f.outSa!, INLINE_NEXT_HEADER, concat2(this.makeHeader(f, IPPROTO.NONE, mirror), sampleOf(mirror)), 0);
-  }
-
-  /** A header inside a flow's own SA: the ANSWER to our offer (README.md §6.3). */
-  private onFlowHeader(f: Flow, payload: Uint8Array): void {
-    const d = decodeHeader(payload);
-    if ('fail' in d) return this.host.drop(d.fail);
-    const { header: h, len } = d;
-    if (h.type !== HEADER_TYPE.ANSWER || f.side !== 'offerer') return this.host.drop('inline-unexpected');
-    const inner = payload.subarray(len);
-    const ip = innerIp(h, inner);
-    if (!ip) return this.host.drop('inline-bad-inner');
-    if (!f.inSa.spec.selectors.some((s) => matches(s, ip, true))) return this.host.drop('inline-policy');
-    if (!tagOk(f.parent.prf, f.secret.kHdr, payload.subarray(0, len), canonicalFlow(f.scope, ip))) return this.host.drop('inline-tag');
-    if (!equal(h.peerNonce!, f.nonce)) return this.host.drop('inline-answer-mismatch');
-    if (f.outSa) {
-      if (f.outSa.spec.spi !== h.replySpi || !equal(f.peerNonce!, h.nonce)) return this.host.drop('inline-answer-mismatch');
-    } else if (!this.complete(f, h)) return;
-    if (h.next !== IPPROTO.NONE) this.host.deliver(inner);
-  }
-
-  /** Offerer: the answer keys SA(Z); the pair is complete. */
-  private complete(f: Flow, h: InlineHeader): boolean {
-    if (h.replySpi < 256 || h.lifetime < INLINE_LIMITS.lifetimeMin || h.lifetime > f.lifetime) {
-      this.host.drop('inline-answer-mismatch');
-      return false;
-    }
-    const p = f.parent;
-    const outSa = this.makeSa(p, 'out', h.replySpi, f.reqid, saKey(p.prf, f.secret.s, p.suite, f.nonce, h.nonce, h.replySpi), f.inSa.spec.selectors[0]!, {
-      local: f.inSa.spec.local,
-      remote: f.inSa.spec.remote,
-    });
-    try {
-      this.host.sad.add(outSa);
-    } catch {
-      this.host.drop('inline-spi');
-      return false;
-    }
-    f.outSa = outSa;
-    f.peerNonce = h.nonce;
-    this.byOutSpi.set(h.replySpi, f);
-    if (f.state === 'offered' || f.state === 'plain') f.state = 'established';
-    f.lifetime = h.lifetime;
-    f.sendUntil = f.createdAt + h.lifetime * 1000;
-    this.counters.acknowledged++;
-    if (f.queued) {
-      const q = f.queued;
-      delete f.queued;
-      const ip = parseIp(q);
-      if (ip) this.host.transmit(outSa, ip.version === 4 ? IPPROTO.IPV4 : IPPROTO.IPV6, q, q.length);
-    }
-    return true;
-  }
-
   // --- retire ---------------------------------------------------------------------------------
 
-  private onRetire(p: Parent, h: InlineHeader, encoded: Uint8Array): void {
-    if (!p.secrets.some((s) => tagOk(p.prf, s.kHdr, encoded, new Uint8Array(0)))) return this.host.drop('inline-tag');
-    const f = this.byOutSpi.get(h.replySpi);
-    if (!f || f.parent !== p) return this.host.drop('inline-retire-unknown');
-    this.counters.retired++;
-    this.remove(f, false);
-  }
-
-  /** README.md §6.4: tell the peer to stop using an SPI we no longer have (rate-limited). */
-  private retireFor(spi: number, from: Endpoint): boolean {
+  retireFor(spi: number, from: Endpoint): boolean {
     const now = this.host.now();
     let t = this.tombstones.get(spi, now);
     if (!t) {
@@ -610,7 +444,7 @@ export class InlineEngine {
 
   // --- table ----------------------------------------------------------------------------------
 
-  private insert(f: Flow): void {
+  insert(f: Flow): void {
     this.flows.set(f.key, f);
     this.bySpi.set(f.inSa.spec.spi, f);
     if (f.outSa) this.byOutSpi.set(f.outSa.spec.spi, f);
@@ -620,7 +454,7 @@ export class InlineEngine {
     kinds.set(k, (kinds.get(k) ?? 0) + 1);
   }
 
-  private unlist(f: Flow): void {
+  unlist(f: Flow): void {
     if (this.flows.get(f.key) !== f) return;
     this.flows.delete(f.key);
     const kinds = this.kinds.get(f.parent.spec.reqid);
@@ -630,7 +464,7 @@ export class InlineEngine {
     else kinds?.delete(k);
   }
 
-  private touch(f: Flow, now: number): void {
+  touch(f: Flow, now: number): void {
     f.lastActive = now;
     if (now - f.touchedAt < 1000) return;
     f.touchedAt = now;
@@ -639,7 +473,7 @@ export class InlineEngine {
   }
 
   /** Stop sending on a flow (its lifetime is up, or the peer replaced it); inbound stays for grace. */
-  private drain(f: Flow): void {
+  drain(f: Flow): void {
     if (f.state === 'draining') return;
     this.unlist(f);
     f.state = 'draining';
@@ -651,7 +485,7 @@ export class InlineEngine {
   }
 
   /** Remove a flow and both SAs; `tombstone` remembers the inbound SPI for RETIRE. */
-  private remove(f: Flow, tombstone: boolean): void {
+  remove(f: Flow, tombstone: boolean): void {
     this.unlist(f);
     this.lru.delete(f);
     this.bySpi.delete(f.inSa.spec.spi);
@@ -663,12 +497,12 @@ export class InlineEngine {
     if (tombstone) this.tombstones.add(f.inSa.spec.spi, f.parent.spec.reqid, f.sendUntil + this.grace(f));
   }
 
-  private grace(f: Flow): number {
+  grace(f: Flow): number {
     return inlineGraceMs(f.lifetime, this.opts.msl, this.opts.k1, this.opts.k2);
   }
 
   /** One timer for every flow: lifetimes, grace and idleness (README.md §6.4). */
-  private sweep(): void {
+  sweep(): void {
     this.sweepTimer = this.opts.clock.after(INLINE_LIMITS.sweepMs, 'inline-sweep', () => {
       const now = this.host.now();
       for (const f of [...this.lru]) {
@@ -691,73 +525,4 @@ export class InlineEngine {
   flowList(): readonly Flow[] {
     return [...this.lru];
   }
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function concat2(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
-}
-
-/** The packet after a header, or the flow sample after a lone one (README.md §4). */
-function innerIp(h: InlineHeader, inner: Uint8Array): IpInfo | undefined {
-  if (h.next !== IPPROTO.NONE && h.next !== IPPROTO.IPV4 && h.next !== IPPROTO.IPV6) return undefined;
-  const ip = parseIp(inner);
-  if (!ip || (h.next !== IPPROTO.NONE && (ip.version === 4) !== (h.next === IPPROTO.IPV4))) return undefined;
-  return ip;
-}
-
-/**
- * The first octets of a packet: its IP header and 4 octets of transport header, with the length
- * field rewritten so the sample parses as a (short) packet of its own.
- */
-export function flowSample(packet: Uint8Array, ip: IpInfo): Uint8Array {
-  const s = packet.slice(0, Math.min(packet.length, ip.headerLen + 4));
-  if (ip.version === 4) {
-    s[2] = s.length >>> 8;
-    s[3] = s.length & 0xff;
-  } else {
-    const pl = s.length - 40;
-    s[4] = pl >>> 8;
-    s[5] = pl & 0xff;
-  }
-  return s;
-}
-
-/** The reverse of a packet's addresses and ports, as a minimal IpInfo. */
-function mirrorIp(ip: IpInfo): IpInfo {
-  return { version: ip.version, src: ip.dst, dst: ip.src, proto: ip.proto, srcPort: ip.dstPort, dstPort: ip.srcPort, headerLen: ip.version === 4 ? 20 : 40 };
-}
-
-/** A minimal sample for a mirrored flow: an IP header and the ports. */
-function sampleOf(ip: IpInfo): Uint8Array {
-  const n = ip.version === 4 ? 20 : 40;
-  const s = new Uint8Array(n + 4);
-  if (ip.version === 4) {
-    s[0] = 0x45;
-    s[3] = n + 4;
-    s[8] = 64;
-    s[9] = ip.proto;
-    s.set(ip.src, 12);
-    s.set(ip.dst, 16);
-  } else {
-    s[0] = 0x60;
-    s[5] = 4;
-    s[6] = ip.proto;
-    s[7] = 64;
-    s.set(ip.src, 8);
-    s.set(ip.dst, 24);
-  }
-  s[n] = ip.srcPort >>> 8;
-  s[n + 1] = ip.srcPort & 0xff;
-  s[n + 2] = ip.dstPort >>> 8;
-  s[n + 3] = ip.dstPort & 0xff;
-  return s;
 }
