@@ -44,7 +44,8 @@ const fraction: ValueType<number> = {
     if (!(v >= 0 && v <= 1)) throw new ValueError('expected a fraction 0..1, e.g. 1/32 or 0.05');
     return v;
   },
-  format: (v) => (v > 0 && Number.isInteger(1 / v) ? `1/${1 / v}` : String(v)),
+  // Decimal without exponent (String(3e-7) would not parse back).
+  format: (v) => (v > 0 && Number.isInteger(1 / v) ? `1/${1 / v}` : v.toFixed(20).replace(/\.?0+$/, '')),
 };
 
 const MINUTE = 60;

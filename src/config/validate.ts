@@ -123,6 +123,10 @@ function onlyFor(peer: BuiltPeer, p: Problems): void {
       report(p, at, key, msg);
       continue;
     }
+    if (key === 'pubkey') {
+      report(p, at, key, `pubkey is for keying=x25519-static; peer ${peer.value.name} has ${keying}; remove it`);
+      continue;
+    }
     const owner = ONLY_FOR.get(key);
     if (owner === undefined || owner === k) continue;
     report(p, at, key, `${key} is not used with ${keying} in peer ${peer.value.name} (${NOT_FOR[k](key)}); remove it`);

@@ -74,9 +74,11 @@ const cases: [string, string, string][] = [
       'keys:1:16: peer gw-b has addr=any and no id=: a keying=ike peer that may come from any address must name the identity it proves (e.g. id=fqdn:gw-b.example)',
   ],
   [
-    'keying=psk-static explicitly',
+    // keying=psk-static is implemented now (test/config/inline.test.ts): what this peer lacks is its psk and an address.
+    'keying=psk-static without a psk, from any address',
     'peer gw-b addr=any keying=psk-static local-net=10.0.0.0/8 remote-net=10.1.0.0/16\n',
-    'keys:1:27: keying=psk-static in peer gw-b is not available in this build (available: keying=manual, keying=ike)',
+    'keys:1:6: peer gw-b lacks psk, which keying=psk-static needs\n' +
+      "keys:1:16: addr=any cannot be used with keying=psk-static in peer gw-b: a static parent sends the first packet, so it needs the peer's ADDRESS[:PORT]",
   ],
   // The AEAD key length is still checked for manual peers, next to the refusal of the suite itself.
   [
@@ -192,7 +194,8 @@ t.test('value errors and validation errors are reported together', async (t) => 
   t.equal(
     errorsOf(t, text),
     "keys:1:21: bad value 'maybe' for esn in peer a: expected on/off, yes/no or true/false\n" +
-      'keys:2:24: keying=psk-static in peer b is not available in this build (available: keying=manual, keying=ike)',
+      'keys:2:6: peer b lacks psk, which keying=psk-static needs\n' +
+      "keys:2:13: addr=any cannot be used with keying=psk-static in peer b: a static parent sends the first packet, so it needs the peer's ADDRESS[:PORT]",
   );
 });
 

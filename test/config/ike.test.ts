@@ -9,7 +9,7 @@ import { KE } from '../../src/wire/iana.js';
 import { addrText } from '../../src/sa/selector.js';
 import { errorsOf } from './fixtures/expect.js';
 import { IKE_LOCAL, PSK, b64Of, hexOf, ikePeer, peer, secretPieces } from './fixtures/keys.js';
-import { DEFAULT_ESP, DEFAULT_IKE } from './fixtures/expect.js';
+import { DEFAULT_ESP, DEFAULT_IKE, LOCAL_INLINE_PRINTED } from './fixtures/expect.js';
 
 const hex = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : undefined);
 const pfx = (p: { addr: Uint8Array; len: number }) => `${addrText(p.addr)}/${p.len}`;
@@ -47,6 +47,7 @@ t.test('a minimal keying=ike peer: every default', async (t) => {
     lifetime: 3600,
     ikeLifetime: 4 * 3600,
     rekeyMargin: 9 * 60,
+    inline: false, // keying=ike offers inline keying only with inline=on; none of its settings then
   });
   t.equal(hex(psk), hexOf(PSK));
   t.same(localNet?.map(pfx), ['10.0.0.0/8']);
@@ -127,11 +128,11 @@ t.test('keyline check: the effective keying=ike peer, psk masked, and it parses 
   t.equal(
     out,
     '# effective configuration of keys: defaults included, secrets masked\n' +
-      'local id=fqdn:gw-a.example listen=0.0.0.0:500,0.0.0.0:4500 driver=userspace tun=kl0 tun-addr=198.51.100.1/24 mtu=1400 log-level=info backend=auto replay-window=64\n' +
+      `local id=fqdn:gw-a.example listen=0.0.0.0:500,0.0.0.0:4500 driver=userspace tun=kl0 tun-addr=198.51.100.1/24 mtu=1400 log-level=info backend=auto replay-window=64 ${LOCAL_INLINE_PRINTED}\n` +
       'peer gw-b addr=192.0.2.2:4500 keying=ike id=ipv4:192.0.2.2 psk=<secret 32 bytes>' +
       ' ike=aes256gcm16-prfsha256-x25519,chacha20poly1305-prfsha256-x25519,aes128-sha256-modp2048' +
       ' esp=aes256gcm16,chacha20poly1305,aes128-sha256 mode=tunnel local-net=10.0.0.0/8 remote-net=10.1.0.0/16' +
-      ' replay-window=64 start=initiate dpd=30s lifetime=1h ike-lifetime=4h rekey-margin=9m\n',
+      ' replay-window=64 start=initiate dpd=30s lifetime=1h ike-lifetime=4h rekey-margin=9m inline=off\n',
   );
   t.same(
     secretPieces(12).filter((s) => out.includes(s)),
@@ -162,9 +163,12 @@ t.test('manual peers get none of the keying=ike defaults', async (t) => {
   for (const f of ['id', 'localId', 'psk', 'ike', 'start', 'dpd', 'lifetime', 'ikeLifetime', 'rekeyMargin'] as const) {
     t.equal(p[f], undefined, f);
   }
+  for (const f of ['inline', 'inlineScope', 'inlineLifetime', 'inlineIdle', 'inlineMaxSpawn', 'pubkey'] as const) {
+    t.equal(p[f], undefined, `${f}: a manual peer has no parent secret to key inline from`);
+  }
   t.equal(p.esn, true, 'manual ESN from esn=, on by default');
   t.same(p.esp, [{ suite: 'aes256-sha256', esn: false }]);
-  t.notMatch(formatConfig(c), /start=|dpd=|ike=|rekey-margin=|ike-lifetime=|lifetime=/);
+  t.notMatch(formatConfig(c), /start=|dpd=|ike=|rekey-margin=|ike-lifetime=|lifetime=|inline=|inline-scope=|inline-lifetime=|inline-idle=|inline-max-spawn=/);
 });
 
 const cases: [string, string, string][] = [

@@ -8,6 +8,8 @@ import { KEYINGS } from '../../src/config/types.js';
 import { addrText } from '../../src/sa/selector.js';
 import type { Prefix } from '../../src/sa/types.js';
 import { GOOD, IKE_LOCAL, KEY_FILE, KEY_IN, KEY_OUT, PSK, b64Of, hexOf, ikePeer, peer } from './fixtures/keys.js';
+import { LOCAL_INLINE_DEFAULTS, LOCAL_INLINE_PRINTED, PEER_INLINE_DEFAULTS, STATIC_ESP } from './fixtures/expect.js';
+import { newPrivateKey, publicFromPrivate } from '../../src/inline/keys.js';
 
 const pfx = (p: Prefix | undefined) => (p ? `${addrText(p.addr)}/${p.len}` : undefined);
 const hexb = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : undefined);
@@ -25,7 +27,9 @@ t.test('the example file parses to the expected structure', async (t) => {
     logLevel: 'info',
     backend: 'auto',
     replayWindow: 64,
+    ...LOCAL_INLINE_DEFAULTS,
   });
+  t.equal(c.local.privkey, undefined, 'no private key unless privkey= is given');
   t.equal(pfx(tunAddr), '198.51.100.1/24', 'interface address keeps its host bits');
   t.equal(c.peers.length, 1);
   const { localNet, remoteNet, keyIn, keyOut, ...p } = c.peers[0]!;
@@ -39,6 +43,7 @@ t.test('the example file parses to the expected structure', async (t) => {
     spiOut: 0x2001,
     esn: true,
     replayWindow: 0, // keying=manual: anti-replay off unless set (RFC 4303 §3.3.3), whatever local says
+    // and no inline keying: a manual peer has no parent secret, so no inline= at all
   });
   t.same(localNet?.map(pfx), ['198.51.100.0/24']);
   t.same(remoteNet?.map(pfx), ['203.0.113.0/24']);
@@ -115,44 +120,35 @@ function buildPeerEntry(text: string, local: LocalConfig): { value?: PeerKeys; p
 }
 
 t.test("replay-window: peers with other keying methods inherit the local entry's", async (t) => {
-  // keying=psk-static and x25519-static are not in this build ("not available", from
-  // validate.ts), so their derived value never reaches a Config; keying=ike is, and does.
-  const nets = 'local-net=10.0.0.0/8 remote-net=10.1.0.0/16';
+  // Every keying method but manual takes the local entry's window; the static keyings parse now,
+  // so their derived values reach the Config.
+  const pub = b64Of(publicFromPrivate(newPrivateKey()));
+  const nets = (n: number) => `local-net=198.51.100.0/24 remote-net=203.0.113.${n}/26`;
   const text =
-    'local replay-window=128 id=fqdn:gw-a.example\n' +
-    `peer gw-i addr=192.0.2.9 psk=hex:${hexOf(PSK)} ${nets}\n` +
-    `peer gw-p addr=192.0.2.10 keying=psk-static esp=aes256gcm16 ${nets}\n` +
-    `peer gw-x addr=any keying=x25519-static replay-window=32 ${nets}\n`;
-  const e = t.throws(() => parseConfig(text)) as ConfigError;
-  t.equal(
-    e.message,
-    'keys:3:34: keying=psk-static in peer gw-p is not available in this build (available: keying=manual, keying=ike)\n' +
-      'keys:4:27: keying=x25519-static in peer gw-x is not available in this build (available: keying=manual, keying=ike)',
-  );
-  const lines = text.split('\n');
-  t.equal(lines[2]!.indexOf('keying=psk-static') + 'keying='.length + 1, 34);
-  t.equal(lines[3]!.indexOf('keying=x25519-static') + 'keying='.length + 1, 27);
-  const ok = parseConfig(lines.slice(0, 2).join('\n'));
-  t.equal(ok.peers[0]!.keying, 'ike', 'the default');
-  t.equal(ok.peers[0]!.replayWindow, 128, "keying=ike inherits local's 128");
+    `local replay-window=128 id=fqdn:gw-a.example privkey=${b64Of(newPrivateKey())}\n` +
+    `peer gw-i addr=192.0.2.9 psk=hex:${hexOf(PSK)} ${nets(0)}\n` +
+    `peer gw-p addr=192.0.2.10 keying=psk-static psk=hex:${hexOf(PSK)} esp=aes256gcm16 ${nets(64)}\n` +
+    `peer gw-x addr=192.0.2.11 keying=x25519-static pubkey=${pub} replay-window=32 ${nets(128)}\n`;
+  const c = parseConfig(text);
+  const [ike, psk, x] = c.peers;
+  t.equal(ike?.keying, 'ike', 'the default');
+  t.equal(ike?.replayWindow, 128, "keying=ike inherits local's 128");
+  t.equal(psk?.keying, 'psk-static');
+  t.equal(psk?.replayWindow, 128, "keying=psk-static inherits local's 128");
+  t.same(psk?.esp, STATIC_ESP, 'a combined suite, on a peer where it is allowed');
+  t.equal(psk?.start, undefined, 'keying=ike defaults are for keying=ike only');
+  t.has(psk, PEER_INLINE_DEFAULTS, 'inline keying on, with its defaults');
+  t.equal(x?.keying, 'x25519-static');
+  t.equal(x?.replayWindow, 32, 'explicit replay-window wins');
+  t.same(x?.esp, STATIC_ESP, 'the static keyings default to one AEAD');
 
-  // Where the derived default is observable for the others: the entry as built from the table, before validation.
-  const local = parseConfig('local replay-window=128\n').local;
+  // The entry as built from the table, before validation, takes the same defaults.
+  const lines = text.split('\n');
+  const local = c.local;
   t.equal(local.replayWindow, 128);
-  const ike = buildPeerEntry(lines[1]!, local);
-  t.equal(ike.problems, 0);
-  t.equal(ike.value?.keying, 'ike');
-  t.equal(ike.value?.replayWindow, 128, "keying=ike (the default) inherits local's 128");
-  const psk = buildPeerEntry(lines[2]!, local);
-  t.equal(psk.problems, 0);
-  t.equal(psk.value?.keying, 'psk-static');
-  t.equal(psk.value?.replayWindow, 128, "keying=psk-static inherits local's 128");
-  t.same(psk.value?.esp, [{ suite: 'aes256gcm16', esn: false }], 'a combined suite, on a peer where it is allowed');
-  t.equal(psk.value?.start, undefined, 'keying=ike defaults are for keying=ike only');
-  const x = buildPeerEntry(lines[3]!, local);
-  t.equal(x.problems, 0);
-  t.equal(x.value?.keying, 'x25519-static');
-  t.equal(x.value?.replayWindow, 32, 'explicit replay-window wins');
+  const built = buildPeerEntry(lines[2]!, local);
+  t.equal(built.problems, 0);
+  t.equal(built.value?.replayWindow, 128, "keying=psk-static inherits local's 128");
   t.equal(buildPeerEntry(lines[1]!, parseConfig('').local).value?.replayWindow, 64, "the local entry's default 64");
   // The same builder gives a manual peer 0, as parseConfig does.
   const manual = buildPeerEntry(peer(''), local);
@@ -206,7 +202,7 @@ t.test('formatConfig: every key with its effective value, then parses back', asy
   t.equal(
     out,
     '# effective configuration of keys: defaults included, secrets masked\n' +
-      'local id=fqdn:gw-a.example listen=0.0.0.0:4500 driver=userspace tun=kl0 tun-addr=198.51.100.1/24 mtu=1400 log-level=info backend=auto replay-window=64\n' +
+      `local id=fqdn:gw-a.example listen=0.0.0.0:4500 driver=userspace tun=kl0 tun-addr=198.51.100.1/24 mtu=1400 log-level=info backend=auto replay-window=64 ${LOCAL_INLINE_PRINTED}\n` +
       'peer gw-b addr=192.0.2.2:4500 keying=manual esp=aes256-sha256 mode=tunnel local-net=198.51.100.0/24 remote-net=203.0.113.0/24' +
       ' spi-in=0x1001 spi-out=0x2001 key-in=<secret 64 bytes> key-out=<secret 64 bytes> esn=on replay-window=0\n',
   );
@@ -218,9 +214,11 @@ t.test('formatConfig: every key with its effective value, then parses back', asy
 });
 
 t.test('formatConfig of a file setting every key is a fixed point', async (t) => {
+  const PRIV = hexOf(KEY_FILE.subarray(0, 32)); // any 32 bytes are an X25519 private key
   const text =
     'local id=user-fqdn:ops@example.net listen=192.0.2.1:4500,[2001:db8::1]:4501 driver=xfrm tun=wan_kl-1\n' +
     '  tun-addr=2001:db8:1::1/64 mtu=1280 log-level=warn backend=node replay-window=1024\n' +
+    `  privkey=hex:${PRIV} inline-max-flows=100 inline-msl=90s inline-k1=3 inline-k2=0.05 inline-skew=30s path-mtu=1280\n` +
     peer('mode=transport esn=no replay-window=32 lifetime=1d life-bytes=64k life-packets=5000').replace(
       'local-net=10.0.0.0/8 remote-net=10.1.0.0/16',
       'local-net=10.0.0.0/8,fd00::/8 remote-net=10.1.0.0/16,fd01::/16',
@@ -228,13 +226,18 @@ t.test('formatConfig of a file setting every key is a fixed point', async (t) =>
   const out = formatConfig(parseConfig(text));
   t.equal(
     out.split('\n')[1],
-    'local id=user-fqdn:ops@example.net listen=192.0.2.1:4500,[2001:db8::1]:4501 driver=xfrm tun=wan_kl-1 tun-addr=2001:db8:1::1/64 mtu=1280 log-level=warn backend=node replay-window=1024',
+    'local id=user-fqdn:ops@example.net listen=192.0.2.1:4500,[2001:db8::1]:4501 driver=xfrm tun=wan_kl-1 tun-addr=2001:db8:1::1/64 mtu=1280 log-level=warn backend=node replay-window=1024' +
+      ' privkey=<secret 32 bytes> inline-max-flows=100 inline-msl=1m30s inline-k1=3 inline-k2=1/20 inline-skew=30s path-mtu=1280',
   );
   t.equal(
     out.split('\n')[2],
     'peer gw-b addr=192.0.2.2:4500 keying=manual esp=aes256-sha256 mode=transport local-net=10.0.0.0/8,fd00::/8 remote-net=10.1.0.0/16,fd01::/16' +
       ' spi-in=0x1001 spi-out=0x2001 key-in=<secret 64 bytes> key-out=<secret 64 bytes> esn=off replay-window=32 lifetime=1d life-bytes=64k life-packets=5000',
   );
-  const again = out.replace('key-in=<secret 64 bytes>', `key-in=hex:${hexOf(KEY_IN)}`).replace('key-out=<secret 64 bytes>', `key-out=hex:${hexOf(KEY_OUT)}`);
+  const again = out
+    .replace('key-in=<secret 64 bytes>', `key-in=hex:${hexOf(KEY_IN)}`)
+    .replace('key-out=<secret 64 bytes>', `key-out=hex:${hexOf(KEY_OUT)}`)
+    .replace('privkey=<secret 32 bytes>', `privkey=hex:${PRIV}`);
   t.equal(formatConfig(parseConfig(again)), out);
+  t.equal(hexb(parseConfig(again).local.privkey), PRIV);
 });
