@@ -6,6 +6,8 @@
 import type { Backend } from './crypto/types.js';
 import type { Driver, DriverEvent } from './drivers/driver.js';
 import { UserspaceDriver, type Routes } from './drivers/userspace/driver.js';
+import { XfrmDriver, type TunnelHint } from './drivers/xfrm/driver.js';
+import { KeylineError } from './wire/errors.js';
 import type { Tunnel } from './drivers/userspace/tun/tunnel.js';
 import { manualSas, type ManualPeer } from './sa/manual.js';
 import { spiText } from './sa/sad.js';
@@ -18,13 +20,25 @@ import { IkeEngine, type EngineEvent, type IkeLimits } from './ike/engine.js';
 import type { IkeSocket } from './ike/ike-sa.js';
 import type { IkePeer } from './ike/peer.js';
 import { IKE_PORT } from './ike/constants.js';
+import { startInline, type InlineControl } from './inline/wire.js';
+import type { InlineOptions, ParentSpec } from './inline/engine.js';
+import type { PeerDiff } from './config/diff.js';
+import { makeOperator, type DownResult, type ReloadResult, type UpResult } from './control/ops.js';
+import type { AgentStatus, InlineStatus } from './control/status.js';
+import { TimerBook } from './control/timers.js';
 
 /** What the agent needs to know, independent of how the key file spells it. */
 export interface AgentPlan {
   readonly listen: readonly Endpoint[];
   readonly tun: { readonly name: string; readonly address: string; readonly mtu: number };
+  /** ESP data plane: keyline's own (`userspace`, the default) or the kernel's (`xfrm`: no TUN). */
+  readonly driver?: 'userspace' | 'xfrm';
   readonly manual: readonly ManualPeer[];
   readonly ike: readonly IkePeer[];
+  /** Inline keying parents (src/inline/): IKE peers with inline=on, and static peers. */
+  readonly inline?: readonly ParentSpec[];
+  /** The local entry's inline keying settings (cap on flows, grace period). */
+  readonly inlineSettings?: Pick<InlineOptions, 'maxFlows' | 'msl' | 'k1' | 'k2'>;
 }
 
 export interface AgentDeps {
@@ -39,6 +53,10 @@ export interface AgentDeps {
   /** Sees every IKE event from the first message on (the demo and tests trace exchanges). */
   readonly onIkeEvent?: (e: EngineEvent) => void;
   readonly ikeLimits?: Partial<IkeLimits>;
+  /** Inline keying settings beyond the plan (tests: caps, wall clock). */
+  readonly inline?: Partial<InlineOptions>;
+  /** Inline keying's part of `keyline show`, per peer (src/control/status.ts InlineStatus). */
+  readonly inlineStatus?: (peer: string) => InlineStatus | undefined;
 }
 
 export interface Agent {
@@ -46,6 +64,14 @@ export interface Agent {
   readonly transports: readonly Transport[];
   readonly ike: IkeEngine;
   stop(): Promise<void>;
+  /** Operator surface (src/control/ops.ts): `keyline show`, `up`, `down`, `reload`. */
+  status(only?: string): AgentStatus;
+  up(name: string, o?: { waitMs?: number }): Promise<UpResult>;
+  down(name: string, o?: { waitMs?: number }): Promise<DownResult>;
+  /** Apply a validated plan; `diff.unchanged` peers keep their SAs (see ops.ts). */
+  reload(plan: AgentPlan, diff: PeerDiff): Promise<ReloadResult>;
+  /** The plan in force. */
+  readonly plan: AgentPlan;
 }
 
 export async function startAgent(plan: AgentPlan, deps: AgentDeps): Promise<Agent> {
@@ -64,20 +90,27 @@ export async function startAgent(plan: AgentPlan, deps: AgentDeps): Promise<Agen
   const natt = sockets.filter((s) => s.natt);
   let engine: IkeEngine | undefined;
   const socketOf = (t: Transport) => sockets.find((s) => s.transport === t)!;
-  const { tunnel, routes } = await deps.openTunnel(plan.tun, log);
-  const driver = new UserspaceDriver({
-    transports: natt.map((s) => s.transport),
-    tunnel,
-    routes,
-    backend: deps.backend,
-    log,
-    clock,
-    onIke: (data, from, via) => engine?.receive(data, from, socketOf(via)),
-  });
+  const onIke = (data: Uint8Array, from: Endpoint, via: Transport) => engine?.receive(data, from, socketOf(via));
+  // --- driver choice (driver=xfrm: the kernel does ESP; no TUN device, no socat) ---
+  let driver: UserspaceDriver | XfrmDriver;
+  let tunnelName: string;
+  if (plan.driver === 'xfrm') {
+    driver = await openXfrm(plan, natt.map((s) => s.transport), onIke, log, clock).catch(async (e: unknown) => {
+      await Promise.all(transports.map((t) => t.close()));
+      throw e;
+    });
+    tunnelName = 'none (kernel xfrm)';
+  } else {
+    const { tunnel, routes } = await deps.openTunnel(plan.tun, log);
+    driver = new UserspaceDriver({ transports: natt.map((s) => s.transport), tunnel, routes, backend: deps.backend, log, clock, onIke });
+    tunnelName = tunnel.name;
+  }
+  // --- end of driver choice ---
   driver.onEvent((e) => logEvent(log, e));
   const random = deps.random ?? ((n: number) => deps.backend.randomBytes(n));
+  const timers = new TimerBook(clock); // remembers rekey times for `keyline show`
   engine = new IkeEngine({
-    clock,
+    clock: timers,
     random,
     ...(deps.random && { dhRandom: deps.random }),
     rand01: deps.rand01 ?? Math.random,
@@ -87,27 +120,56 @@ export async function startAgent(plan: AgentPlan, deps: AgentDeps): Promise<Agen
     log,
     sockets,
     peers: plan.ike,
-    forceEncap: true,
+    // The userspace driver can only do ESP in UDP; the kernel driver cannot take ESP in UDP in
+    // (drivers/xfrm/driver.ts): honest NAT detection, plain ESP where there is no NAT.
+    forceEncap: plan.driver !== 'xfrm',
     ...(deps.ikeLimits && { limits: deps.ikeLimits }),
   });
   const ike = engine;
   if (deps.onIkeEvent) ike.on(deps.onIkeEvent);
   for (const s of sockets) if (!s.natt) s.transport.onDatagram((d, from) => ike.receive(d, from, s));
+  let inline: InlineControl | undefined;
   try {
     for (const m of plan.manual) await installManual(driver, m, log);
     for (const p of plan.ike) await installIkePolicies(driver, p);
+    inline = await startInline({ driver: inlineDriver(driver, plan), ike, parents: plan.inline ?? [], clock, log, random, options: { ...plan.inlineSettings, ...deps.inline } });
   } catch (e) {
     await driver.close();
     throw e;
   }
-  log.info(`keyline: listening on ${transports.map((t) => endpointText(t.local)).join(', ')}, tunnel ${tunnel.name}, ${deps.backend.name} crypto`);
+  log.info(`keyline: listening on ${transports.map((t) => endpointText(t.local)).join(', ')}, tunnel ${tunnelName}, ${deps.backend.name} crypto`);
   ike.start();
   const stop = async () => {
     await ike.stop();
     await driver.close();
     await Promise.all(sockets.filter((s) => !s.natt).map((s) => s.transport.close()));
   };
-  return { driver, transports, ike, stop };
+  const ops = makeOperator({
+    driver,
+    ike,
+    log,
+    clock,
+    timers,
+    transports,
+    tunnel: tunnelName,
+    plan,
+    installIkePolicies: (p) => installIkePolicies(driver, p),
+    inlineStatus: deps.inlineStatus ?? ((peer) => inline?.status(peer)),
+    onReload: (next, diff) => inline!.reload(next.inline ?? [], diff),
+  });
+  return {
+    driver,
+    transports,
+    ike,
+    stop,
+    status: ops.status,
+    up: ops.up,
+    down: ops.down,
+    reload: ops.reload,
+    get plan() {
+      return ops.plan;
+    },
+  };
 }
 
 /**
@@ -127,6 +189,27 @@ async function installManual(d: Driver, m: ManualPeer, log: Logger): Promise<voi
   await d.addSa(s.outbound);
   for (const p of s.policies) await d.addPolicy(p);
   log.info(`${m.peer}: manual SAs in ${spiText(m.spiIn)} out ${spiText(m.spiOut)} ${m.suite} ${m.mode} to ${endpointText(m.remote)}`);
+}
+
+// --- driver=xfrm ---------------------------------------------------------------------------------
+
+/**
+ * The kernel driver: IKE on the NAT-T sockets comes through it (it sees every datagram there),
+ * the key file's peer addresses let policies go in before the first SA (on-traffic acquires),
+ * and IKE's own ports bypass the protect policies.
+ */
+function openXfrm(plan: AgentPlan, natt: Transport[], onIke: (data: Uint8Array, from: Endpoint, via: Transport) => void, log: Logger, clock: Clock): Promise<XfrmDriver> {
+  const tunnels = new Map<number, TunnelHint>();
+  for (const p of plan.ike) tunnels.set(p.reqid, { mode: p.mode, ...(p.remote && { remote: p.remote.addr }) });
+  for (const m of plan.manual) tunnels.set(m.reqid, { mode: m.mode, remote: m.remote.addr });
+  return XfrmDriver.open({ transports: natt, onIke, log, clock, ikeEndpoints: plan.listen, tunnels: (reqid) => tunnels.get(reqid) });
+}
+
+/** Inline keying rides on data packets, which only the userspace driver sees. */
+function inlineDriver(d: UserspaceDriver | XfrmDriver, plan: AgentPlan): UserspaceDriver {
+  if (d instanceof UserspaceDriver) return d;
+  if (plan.inline?.length) throw new KeylineError('CONFIG', 'inline keying needs driver=userspace (the kernel driver never sees the packets)');
+  return d as unknown as UserspaceDriver; // no parents: startInline returns before touching it
 }
 
 function logEvent(log: Logger, e: DriverEvent): void {

@@ -10,16 +10,32 @@ const USAGE = `keyline ${VERSION}: IPsec keying agent for small routers
 usage: keyline <command> [options]
 
 commands:
-  run [--config FILE] [--log-level LEVEL] [--insecure-perms]
-                    run the agent in the foreground (default config /etc/keyline/keys)
+  run [--config FILE] [--log-level LEVEL] [--socket PATH] [--insecure-perms]
+                    run the agent in the foreground (default config /etc/keyline/keys);
+                    SIGHUP reloads the key file, SIGTERM/SIGINT stop it
+  show [PEER] [--json] [--socket PATH]
+                    peers, IKE and child SAs with their counters, drops, from the running agent
+  up PEER [--socket PATH]
+                    bring a peer up now (IKE: initiate and wait up to 10 s for it)
+  down PEER [--socket PATH]
+                    take a peer down (IKE: DELETE); it stays down until 'up' or a reload
+  reload [--socket PATH]
+                    re-read the key file: unchanged peers keep their SAs; errors are reported
+                    and nothing is applied
   check FILE [--insecure-perms]
                     validate a key file and print the effective configuration, secrets masked
   demo              two agents on loopback exchanging protected traffic (what 'npm start' runs)
   genpsk            print a new random 32-byte pre-shared secret (base64:)
+  genkey            print a new X25519 private key (keying=x25519-static: privkey=)
+  pubkey            read a private key on stdin, print its public key (pubkey= on the other router)
   version           print the version
   help              this text
 
-exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error`;
+control socket: /var/run/keyline.sock unless --socket PATH (the same for run and the client
+commands; /run or the temp directory where /var/run does not exist)
+
+exit codes: 0 ok, 1 runtime failure (for show/up/down/reload also: no agent answers on the
+socket), 2 usage or configuration error (also: unknown peer, a reload refused for the key file)`;
 
 type Command = (args: string[]) => Promise<number>;
 
@@ -28,6 +44,12 @@ const commands: Record<string, () => Promise<Command>> = {
   check: async () => (await import('./cli/check.js')).check,
   demo: async () => (await import('./demo.js')).demo,
   genpsk: async () => (await import('./cli/keys.js')).genpsk,
+  genkey: async () => (await import('./cli/keys.js')).genkey,
+  pubkey: async () => (await import('./cli/keys.js')).pubkey,
+  show: async () => (await import('./cli/ctl.js')).show,
+  up: async () => (await import('./cli/ctl.js')).up,
+  down: async () => (await import('./cli/ctl.js')).down,
+  reload: async () => (await import('./cli/ctl.js')).reload,
   version: async () => async () => (console.log(VERSION), 0),
   help: async () => async () => (console.log(USAGE), 0),
 };

@@ -7,20 +7,28 @@ import type { Endpoint, Limits, Prefix, Selector } from '../sa/types.js';
 import { addrBytes, prefixText, subnetSelector } from '../sa/selector.js';
 import { KeylineError } from '../wire/errors.js';
 import { familyOf } from '../transport/transport.js';
+import type { ParentSpec } from '../inline/engine.js';
+import { publicFromPrivate, pskRoot, x25519Root } from '../inline/keys.js';
+import { nodeBackend } from '../crypto/index.js';
+import { SUITES } from '../crypto/suites.js';
+import { INLINE_DEFAULTS } from '../limits.js';
 
 /**
  * From a parsed key file to what the agent does. Per-peer rules (keying available, the keys a
  * method requires, their lengths) are checked by the parser with file:line:column; the checks
  * here are about the local entry as a whole and how it fits the peers.
  */
-export function planFromConfig(c: Config): AgentPlan {
+export function planFromConfig(c: Config, reqids?: ReadonlyMap<string, number>): AgentPlan {
   const errors: string[] = [];
-  if (c.local.driver !== 'userspace') errors.push(`${c.file}: local: driver=${c.local.driver} is not available in this build (use driver=userspace)`);
-  if (!c.local.tunAddr) {
+  const xfrm = c.local.driver === 'xfrm'; // the kernel does ESP: no TUN, so no tun-addr (drivers/xfrm/)
+  if (c.local.driver !== 'userspace' && !xfrm) errors.push(`${c.file}: local: driver=${c.local.driver} is not available in this build (use driver=userspace or driver=xfrm)`);
+  if (xfrm) for (const p of c.peers) if (p.inline) errors.push(`${c.file}: peer ${p.name}: inline keying needs driver=userspace (the kernel driver never sees the data packets)`);
+  if (!c.local.tunAddr && !xfrm) {
     errors.push(`${c.file}: local: tun-addr is required for driver=userspace (the TUN interface's own address, e.g. 198.51.100.1/24)`);
   }
   const manual: ManualPeer[] = [];
   // reqids count over all peers, so that manual and IKE peers never share one.
+  const reqid = reqidOf(reqids);
   c.peers.forEach((p, i) => {
     if (p.keying === 'manual') {
       const remote = p.addr as Endpoint;
@@ -28,28 +36,105 @@ export function planFromConfig(c: Config): AgentPlan {
       if (!local) errors.push(`${c.file}: peer ${p.name}: listen has no ESP-in-UDP endpoint for IPv${familyOf(remote.addr)} (a port other than ${IKE_PORT})`);
       // Policies come from the nets; without them a transport-mode peer would protect nothing.
       else if (!p.localNet || !p.remoteNet) errors.push(`${c.file}: peer ${p.name}: this build needs local-net and remote-net for keying=manual, also in mode=transport`);
-      else manual.push(toManual(p, i + 1, local, remote));
+      else manual.push(toManual(p, reqid(p.name, i), local, remote));
     } else if (p.keying === 'ike') {
       const fam = p.addr === 'any' ? undefined : familyOf(p.addr.addr);
       if (fam && !c.local.listen.some((e) => familyOf(e.addr) === fam)) errors.push(`${c.file}: peer ${p.name}: listen has no IPv${fam} endpoint to reach it from`);
-    } else errors.push(`${c.file}: peer ${p.name}: keying=${p.keying} is not available in this build`);
+    } else if (!espEndpoint(c.local, p.addr as Endpoint)) {
+      errors.push(`${c.file}: peer ${p.name}: listen has no ESP-in-UDP endpoint for IPv${familyOf((p.addr as Endpoint).addr)} (a port other than ${IKE_PORT})`);
+    }
   });
   if (errors.length) throw new KeylineError('CONFIG', errors.join('\n'));
   return {
     listen: c.local.listen,
     tun: { name: c.local.tun, address: c.local.tunAddr ? prefixText(c.local.tunAddr) : '', mtu: c.local.mtu },
     manual,
-    ike: ikePeersFromConfig(c),
+    ike: ikePeersFromConfig(c, reqids),
+    inline: inlineParents(c, reqid),
+    inlineSettings: { maxFlows: c.local.inlineMaxFlows, msl: c.local.inlineMsl, k1: c.local.inlineK1, k2: c.local.inlineK2 },
+    ...(xfrm && { driver: 'xfrm' as const }),
   };
 }
 
-/** The keying=ike peers as the IKE engine takes them; reqid is the peer's position in the file, from 1. */
-export function ikePeersFromConfig(c: Config): IkePeer[] {
-  const out: IkePeer[] = [];
+/**
+ * Inline keying parents (src/inline/README.md §7): keying=ike peers with inline=on (their
+ * secret comes from IKE), and the static keyings, whose secret comes from the file.
+ */
+function inlineParents(c: Config, reqid: (name: string, i: number) => number): ParentSpec[] {
+  const out: ParentSpec[] = [];
   c.peers.forEach((p, i) => {
-    if (p.keying === 'ike') out.push(toIke(p, i + 1, c.local));
+    const isStatic = p.keying === 'psk-static' || p.keying === 'x25519-static';
+    if (p.keying === 'manual' || (!p.inline && !isStatic)) return;
+    if (!p.localNet || !p.remoteNet) throw new KeylineError('CONFIG', `peer ${p.name}: inline keying needs local-net and remote-net`);
+    const spec: ParentSpec = {
+      reqid: reqid(p.name, i),
+      peer: p.name,
+      scope: p.inlineScope ?? 'host-pair',
+      suite: p.esp?.find((e) => SUITES[e.suite].combined)?.suite ?? 'aes256gcm16',
+      lifetime: p.inlineLifetime ?? INLINE_DEFAULTS.lifetime,
+      idle: p.inlineIdle ?? INLINE_DEFAULTS.idle,
+      maxSpawn: p.inlineMaxSpawn ?? INLINE_DEFAULTS.maxSpawn,
+      selectors: selectors(p.localNet, p.remoteNet),
+      replayWindow: p.replayWindow,
+      pathMtu: c.local.pathMtu,
+    };
+    if (p.keying === 'ike') return void out.push(spec);
+    const remote = p.addr as Endpoint;
+    const root = staticRoot(c, p);
+    out.push({ ...spec, static: { root, local: espEndpoint(c.local, remote)!, remote, skew: c.local.inlineSkew } });
   });
   return out;
+}
+
+/** S0 of a static parent (src/inline/README.md §7.2, §7.3). */
+function staticRoot(c: Config, p: PeerConfig): Uint8Array {
+  const prf = nodeBackend.prf('sha256');
+  const need = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) throw new KeylineError('CONFIG', `${c.file}: peer ${p.name}: keying=${p.keying} needs ${what}`);
+    return v;
+  };
+  if (p.keying === 'psk-static') return pskRoot(prf, need(p.psk, 'psk'));
+  const priv = need(c.local.privkey, 'privkey on the local entry');
+  const pub = need(p.pubkey, 'pubkey');
+  if (Buffer.from(publicFromPrivate(priv)).equals(Buffer.from(pub))) {
+    throw new KeylineError('CONFIG', `${c.file}: peer ${p.name}: pubkey is this router's own public key; it must be the peer's (keyline pubkey on the other router)`);
+  }
+  try {
+    return x25519Root(prf, priv, pub);
+  } catch {
+    // Both keys are 32 bytes (the parser checks), so the one failure left is a low-order point.
+    throw new KeylineError('CONFIG', `${c.file}: peer ${p.name}: pubkey is not a usable X25519 public key (a low-order point)`);
+  }
+}
+
+/**
+ * The keying=ike peers as the IKE engine takes them. reqid: from `reqids` by name (a reload keeps
+ * an unchanged peer's, see assignReqids), else the peer's position in the file, from 1.
+ */
+export function ikePeersFromConfig(c: Config, reqids?: ReadonlyMap<string, number>): IkePeer[] {
+  const out: IkePeer[] = [];
+  const reqid = reqidOf(reqids);
+  c.peers.forEach((p, i) => {
+    if (p.keying === 'ike') out.push(toIke(p, reqid(p.name, i), c.local));
+  });
+  return out;
+}
+
+const reqidOf = (reqids: ReadonlyMap<string, number> | undefined) => (name: string, i: number) => reqids?.get(name) ?? i + 1;
+
+/**
+ * reqids for a reload: a peer in `keep` (unchanged) keeps its reqid, so its SAs and policies stay
+ * as they are; every other peer gets a fresh one from `next` up. `next` only grows over the
+ * agent's life: a reqid is never reused, not even one of a removed peer whose SAs may still be
+ * on their way out. The first load numbers peers 1..n by position; `next` starts after them.
+ */
+export function assignReqids(c: Config, keep: ReadonlyMap<string, number>, next: number): { reqids: Map<string, number>; next: number } {
+  const reqids = new Map<string, number>();
+  for (const p of c.peers) {
+    const old = keep.get(p.name);
+    reqids.set(p.name, old ?? next++);
+  }
+  return { reqids, next };
 }
 
 function toIke(p: PeerConfig, reqid: number, local: LocalConfig): IkePeer {
@@ -75,6 +160,7 @@ function toIke(p: PeerConfig, reqid: number, local: LocalConfig): IkePeer {
     dpd: need(p.dpd, 'dpd'),
     start: need(p.start, 'start'),
     replayWindow: p.replayWindow,
+    inline: p.inline,
   };
 }
 

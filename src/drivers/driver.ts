@@ -1,7 +1,18 @@
-import type { Policy, SaCounters, SaSpec, Direction, Selector, Endpoint } from '../sa/types.js';
+import type { Policy, SaCounters, SaSpec, Direction, Selector, Endpoint, Mode } from '../sa/types.js';
 
 export interface SaUpdate {
   readonly remote?: Endpoint;
+}
+
+/**
+ * Where the inbound SA that will use a fresh SPI is going to live. A kernel driver reserves the
+ * SPI there (XFRM allocspi: a larval SA the real one then replaces); the others ignore it.
+ */
+export interface SpiHint {
+  readonly reqid: number;
+  readonly local: Endpoint;
+  readonly remote: Endpoint;
+  readonly mode: Mode;
 }
 
 /**
@@ -31,7 +42,7 @@ export interface Driver {
   readonly name: string;
   readonly features: DriverFeatures;
   /** A fresh inbound SPI not in use (and outside the reserved 1..255 range). */
-  allocSpi(): Promise<number>;
+  allocSpi(hint?: SpiHint): Promise<number>;
   addSa(sa: SaSpec): Promise<void>;
   /**
    * Change what may change on a live SA without rekeying: the peer's outer endpoint (NAT
@@ -44,6 +55,12 @@ export interface Driver {
   counters(dir: Direction, spi: number): SaCounters | undefined;
   /** Drops not attributable to an SA (unknown SPI, short packet, no policy), by reason. */
   drops(): Readonly<Record<string, number>>;
+  /**
+   * Drivers whose counters live elsewhere (the kernel's, read through `ip -s xfrm state`) fetch
+   * them here; `counters()` and `drops()` then answer from that snapshot. Absent where the
+   * counters are always current (memory, userspace): `await driver.refresh?.()` before reading.
+   */
+  refresh?(): Promise<void>;
   onEvent(handler: DriverEventHandler): void;
   close(): Promise<void>;
 }

@@ -21,7 +21,7 @@ import { CookieJar } from './cookies.js';
 import { EXCHANGE, FLAG, IKE_PORT, NOTIFY, PAYLOAD, PROTO } from './constants.js';
 import { ExchangeWindow } from './exchange.js';
 import { isInitiator, isResponse } from './header.js';
-import { ourSpi, saName, type ChildSa, type IkeSa, type IkeSocket, type Inbound, type Pending } from './ike-sa.js';
+import { ourSpi, saName, spiHex, type ChildSa, type IkeSa, type IkeSocket, type Inbound, type Pending } from './ike-sa.js';
 import { decodeMessage, decodePayload, encodePayload, type IkeHeader, type Payload, type RawPayload } from './message.js';
 import type { IkePeer } from './peer.js';
 import { checkRules } from './rules.js';
@@ -34,6 +34,9 @@ import { handleInformationalRequest, sendDpd, deleteIkeSa } from './tasks/info.j
 import { answerIkeRekey, startIkeRekey } from './tasks/ike-rekey.js';
 import { notifyPayload } from './tasks/init.js';
 import { planRekey } from '../sa/rekey.js';
+import { spiText } from '../sa/sad.js';
+import { formatIkeProposal } from '../config/proposals.js';
+import { seconds, type ChildSaStatus, type IkeSaStatus, type PeerStatus } from '../control/status.js';
 
 export interface EngineDeps {
   readonly clock: Clock;
@@ -51,7 +54,8 @@ export interface EngineDeps {
   readonly driver: Driver;
   readonly log: Logger;
   readonly sockets: readonly IkeSocket[];
-  readonly peers: readonly IkePeer[];
+  /** The connections; replaced as a whole by setPeers (reload). */
+  peers: readonly IkePeer[];
   /**
    * Make the peer encapsulate ESP in UDP even without a NAT, as strongSwan's encap=yes does, by
    * sending a NAT_DETECTION_SOURCE_IP that cannot match. The userspace driver needs it: it can
@@ -142,13 +146,19 @@ export class IkeEngine {
     return this.sas().filter((s) => s.peer === peer && !s.fsm.is('closed'));
   }
 
+  /** Rekey a connection's IKE SA now (inline keying reached its spawn cap, src/inline/README.md §9). */
+  rekeyIkeOf(reqid: number): void {
+    const sa = this.sas().find((s) => s.peer.reqid === reqid && s.fsm.is('established') && !s.rekeyedTo);
+    if (sa) startIkeRekey(this, sa);
+  }
+
   get halfOpenCount(): number {
     return this.halfOpen.size;
   }
 
   /** Start an IKE SA for `peer` unless one is up or on its way. */
   initiate(peer: IkePeer): void {
-    if (this.stopped || !peer.remote) return;
+    if (this.stopped || !peer.remote || !this.wanted(peer)) return;
     if (this.sasOf(peer).some((s) => s.fsm.is('connecting', 'authenticating', 'established', 'rekeying'))) return;
     this.guard(`${peer.name}: initiate`, () => startInit(this, peer));
   }
@@ -311,7 +321,7 @@ export class IkeEngine {
 
   /** After a failure: try again later if the connection wants to be up. */
   retryLater(peer: IkePeer, why: string): void {
-    if (this.stopped || peer.start !== 'initiate' || !peer.remote || this.retryTimers.has(peer.name)) return;
+    if (this.stopped || peer.start !== 'initiate' || !peer.remote || !this.wanted(peer) || this.retryTimers.has(peer.name)) return;
     const ms = IKE_TIMERS.reinitiateMs;
     this.log.info(`${peer.name}: retrying in ${ms / 1000} s (${why})`);
     const t = this.deps.clock.after(ms, `${peer.name} re-initiate`, () => {
@@ -552,5 +562,131 @@ export class IkeEngine {
   failed(what: string, e: unknown): void {
     this.drops.bump('internal');
     this.log.error(`${what}: ${(e as Error).message ?? String(e)}`);
+  }
+
+  // ---- operator surface: status, up, down, reload (src/control/) ------------------------------
+
+  /** Connections taken down by `keyline down`: not initiated again until `up` or a reload. */
+  private readonly held = new Set<string>();
+  /** Connections a reload removed or replaced: their SAs go, and nothing brings them back. */
+  private readonly retired = new WeakSet<IkePeer>();
+
+  /** Whether the engine may start an IKE SA for `peer` on its own (or on `up`). */
+  private wanted(peer: IkePeer): boolean {
+    return !this.held.has(peer.name) && !this.retired.has(peer);
+  }
+
+  isDown(name: string): boolean {
+    return this.held.has(name);
+  }
+
+  /**
+   * `keyline up`: initiate now, whatever `start=` says (a `wait` peer too, if it has an
+   * address); clears a `down`. Undefined when no such peer; 'no-address' for addr=any.
+   */
+  up(name: string): 'initiating' | 'already-up' | 'no-address' | undefined {
+    const peer = this.peer(name);
+    if (!peer) return undefined;
+    this.held.delete(name);
+    if (!peer.remote) return 'no-address';
+    const live = this.sasOf(peer).some((s) => s.fsm.is('connecting', 'authenticating', 'established', 'rekeying'));
+    this.initiate(peer);
+    return live ? 'already-up' : 'initiating';
+  }
+
+  /** `keyline down`: DELETE the peer's IKE SAs and keep it down until `up` or a reload. */
+  down(name: string): number | undefined {
+    const peer = this.peer(name);
+    if (!peer) return undefined;
+    this.held.add(name);
+    const n = this.sasOf(peer).length;
+    this.terminate(peer, 'taken down by the operator');
+    return n;
+  }
+
+  /**
+   * Reload: the new list of connections. Peers present in both lists (the same objects: the
+   * caller keeps an unchanged peer's IkePeer) keep their SAs untouched. Peers no longer listed
+   * get DELETE for their IKE SAs; new ones start per `start=`. Every `down` ends.
+   */
+  setPeers(next: readonly IkePeer[]): { added: IkePeer[]; removed: IkePeer[] } {
+    const keep = new Set(next);
+    const was = new Set(this.deps.peers);
+    const removed = this.deps.peers.filter((p) => !keep.has(p));
+    const added = next.filter((p) => !was.has(p));
+    this.deps.peers = next;
+    this.held.clear();
+    for (const p of removed) {
+      this.retired.add(p);
+      const t = this.retryTimers.get(p.name);
+      if (t) {
+        t.cancel();
+        this.retryTimers.delete(p.name);
+      }
+      for (const sa of this.sasOf(p)) deleteIkeSa(this, sa, 'removed by a reload');
+    }
+    // A responder SA still before IKE_AUTH could settle on a removed connection: start it over.
+    for (const sa of this.sas()) {
+      if (sa.fsm.is('connecting', 'authenticating') && sa.candidates.some((c) => this.retired.has(c))) void this.closeSa(sa, 'configuration reloaded');
+    }
+    for (const p of next) if (p.start === 'initiate') this.initiate(p);
+    return { added, removed };
+  }
+
+  /**
+   * A snapshot per connection: IKE SAs with their state, SPIs, proposal, age and rekey time;
+   * child SAs with SPIs, suite, age, rekey time and the driver's counters. `dueAt` tells when a
+   * named timer fires (control/timers.ts); without it no rekey times are given.
+   */
+  status(dueAt?: (key: string) => number | undefined): PeerStatus[] {
+    const now = this.now;
+    const inS = (key: string) => {
+      const at = dueAt?.(key);
+      return at === undefined ? {} : { rekeyInS: seconds(at - now) };
+    };
+    const driver = this.deps.driver;
+    const child = (c: ChildSa): ChildSaStatus => {
+      const i = driver.counters('in', c.spiIn);
+      const o = driver.counters('out', c.spiOut);
+      return {
+        spiIn: spiText(c.spiIn),
+        spiOut: spiText(c.spiOut),
+        suite: c.proposal.suite + (c.proposal.esn ? '-esn' : ''),
+        state: c.state,
+        ageS: seconds(now - c.createdAt),
+        ...(c.state === 'installed' && inS(`${spiText(c.spiIn)} child-rekey`)),
+        in: { bytes: i?.bytes ?? 0, packets: i?.packets ?? 0, drops: { ...i?.drops } },
+        out: { bytes: o?.bytes ?? 0, packets: o?.packets ?? 0 },
+      };
+    };
+    const ikeSa = (sa: IkeSa): IkeSaStatus => ({
+      state: sa.fsm.state as IkeSaStatus['state'],
+      role: sa.role,
+      spiI: spiHex(sa.spiI),
+      spiR: spiHex(sa.spiR),
+      ...(sa.proposal && { proposal: formatIkeProposal(sa.proposal) }),
+      remote: endpointText(sa.remote),
+      ...(sa.peerId && { peerId: sa.peerId }),
+      ageS: seconds(now - sa.createdAt),
+      ...(sa.fsm.is('established') && inS(`${saName(sa)} ike-rekey`)),
+      children: sa.children.map(child),
+    });
+    // One pass over the table, not one per peer: status stays linear with 10,000 road warriors.
+    const byPeer = new Map<IkePeer, IkeSaStatus[]>();
+    for (const sa of this.table.values()) {
+      if (sa.fsm.is('closed')) continue;
+      const list = byPeer.get(sa.peer) ?? [];
+      list.push(ikeSa(sa));
+      byPeer.set(sa.peer, list);
+    }
+    return this.deps.peers.map((p) => ({
+      name: p.name,
+      keying: 'ike',
+      remote: p.remote ? endpointText(p.remote) : 'any',
+      reqid: p.reqid,
+      start: p.start,
+      down: this.held.has(p.name),
+      ikeSas: byPeer.get(p) ?? [],
+    }));
   }
 }

@@ -14,6 +14,9 @@ import { canonicalFlow, flowKey, flowSelector, KEY_KINDS, keyOfKind, kindOf, out
 import { saKey, tagHeader } from './keys.js';
 import { makeParent, newSecret, suiteIds, type Parent, type ParentSpec, type Secret } from './parent.js';
 import { Tombstones } from './tables.js';
+import type { InlineSaStatus, InlineStatus } from '../control/status.js';
+import { spiText } from '../sa/sad.js';
+import { prefixText } from '../sa/selector.js';
 import { concat2, equal, flowSample } from './packets.js';
 import { onCarrierHeader, onFlowHeader } from './receive.js';
 import { StaticCarrier } from './static-carrier.js';
@@ -521,8 +524,34 @@ export class InlineEngine {
     this.sweepTimer?.cancel();
   }
 
+  /** The flows of one connection (by peer name) and the engine's counters, for `keyline show`. */
+  status(peer: string): InlineStatus | undefined {
+    const p = [...this.parents.values()].find((x) => x.spec.peer === peer);
+    if (!p) return undefined;
+    const now = this.host.now();
+    const sas = [...this.lru].filter((f) => f.parent === p).map((f) => flowStatus(f, now));
+    return { sas, counters: { ...this.counters, flows: this.bySpi.size } };
+  }
+
   /** For status and tests. */
   flowList(): readonly Flow[] {
     return [...this.lru];
   }
+}
+
+const traffic = (sa: UserSa | undefined) => ({ bytes: sa?.counters.bytes ?? 0, packets: sa?.counters.packets ?? 0 });
+
+function flowStatus(f: Flow, now: number): InlineSaStatus {
+  const sel = f.inSa.spec.selectors[0]!;
+  return {
+    flow: `${prefixText(sel.local)} <-> ${prefixText(sel.remote)}${sel.proto ? ` proto ${sel.proto}` : ''}${sel.localPorts[0] === sel.localPorts[1] ? ` ports ${sel.localPorts[0]}/${sel.remotePorts[0]}` : ''}`,
+    spiIn: spiText(f.inSa.spec.spi),
+    spiOut: f.outSa ? spiText(f.outSa.spec.spi) : '-',
+    suite: f.parent.suite,
+    state: f.state,
+    ageS: Math.floor((now - f.createdAt) / 1000),
+    ...(f.state !== 'draining' && { rekeyInS: Math.max(0, Math.floor((f.sendUntil - now) / 1000)) }),
+    in: { ...traffic(f.inSa), drops: { ...f.inSa.counters.drops } },
+    out: traffic(f.outSa),
+  };
 }

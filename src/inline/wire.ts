@@ -6,6 +6,9 @@ import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import type { InlineEngine, InlineOptions, ParentSpec } from './engine.js';
 import { ikeParentSecret } from './keys.js';
+import type { InlineStatus } from '../control/status.js';
+import type { PeerDiff } from '../config/diff.js';
+import type { Selector } from '../sa/types.js';
 
 /**
  * Inline keying in the agent: parents from the plan, IKE parents' secrets from the IKE engine's
@@ -22,28 +25,48 @@ export interface InlineWiring {
   readonly options?: Partial<InlineOptions>;
 }
 
-export async function startInline(w: InlineWiring): Promise<InlineEngine | undefined> {
-  if (w.parents.length === 0) return undefined;
-  const engine = w.driver.enableInline({
-    clock: w.clock,
-    log: w.log,
-    random: w.random,
-    onSpawnCap: (reqid) => w.ike.rekeyIkeOf(reqid),
-    ...w.options,
-  });
-  for (const p of w.parents) {
-    engine.addParent(p);
-    // Static parents have no IKE to install their policies; IKE peers' go in with the IKE peer.
-    if (p.static) {
-      for (const [i, selector] of p.selectors.entries()) {
-        await w.driver.addPolicy({ id: p.reqid * 64 + i, selector, action: 'protect', reqid: p.reqid, priority: 100, peer: p.peer });
-      }
-    }
-    w.log.info(`${p.peer}: inline keying ${p.static ? 'with a static parent' : 'offered in IKE_AUTH'}, scope ${p.scope}, ${p.suite}`);
-  }
-  w.ike.on((e) => onIkeEvent(engine, w.log, e));
-  return engine;
+/** Inline keying as the agent holds it: status for `keyline show`, and reload. */
+export interface InlineControl {
+  status(peer: string): InlineStatus | undefined;
+  /** Apply a reload: parents of removed and changed peers go, added and changed ones come. */
+  reload(next: readonly ParentSpec[], diff: PeerDiff): Promise<void>;
 }
+
+export async function startInline(w: InlineWiring): Promise<InlineControl> {
+  let engine: InlineEngine | undefined;
+  let parents: readonly ParentSpec[] = [];
+  const open = (): InlineEngine => {
+    if (engine) return engine;
+    const e = w.driver.enableInline({ clock: w.clock, log: w.log, random: w.random, onSpawnCap: (reqid) => w.ike.rekeyIkeOf(reqid), ...w.options });
+    w.ike.on((ev) => onIkeEvent(e, w.log, ev));
+    return (engine = e);
+  };
+  const add = async (p: ParentSpec) => {
+    open().addParent(p);
+    // Static parents have no IKE to install their policies; IKE peers' go in with the IKE peer.
+    if (p.static) for (const [i, selector] of p.selectors.entries()) await w.driver.addPolicy(staticPolicy(p, i, selector));
+    w.log.info(`${p.peer}: inline keying ${p.static ? 'with a static parent' : 'offered in IKE_AUTH'}, scope ${p.scope}, ${p.suite}`);
+  };
+  const remove = async (p: ParentSpec) => {
+    engine?.removeParent(p.reqid);
+    if (p.static) for (const i of p.selectors.keys()) await w.driver.deletePolicy(p.reqid * 64 + i);
+  };
+  for (const p of w.parents) await add(p);
+  parents = w.parents;
+  return {
+    status: (peer) => engine?.status(peer),
+    async reload(next, diff) {
+      const goes = new Set([...diff.removed, ...diff.changed]);
+      const comes = new Set([...diff.added, ...diff.changed]);
+      for (const p of parents) if (goes.has(p.peer)) await remove(p);
+      for (const p of next) if (comes.has(p.peer)) await add(p);
+      parents = next;
+    },
+  };
+}
+
+const staticPolicy = (p: ParentSpec, i: number, selector: Selector) =>
+  ({ id: p.reqid * 64 + i, selector, action: 'protect', reqid: p.reqid, priority: 100, peer: p.peer }) as const;
 
 function onIkeEvent(engine: InlineEngine, log: Logger, e: EngineEvent): void {
   if (e.type === 'message' || !e.sa.inline || !engine.hasParent(e.sa.peer.reqid)) return;

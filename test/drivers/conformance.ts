@@ -7,24 +7,33 @@ import type { CipherSuite } from '../../src/crypto/types.js';
 import { icmpEcho } from '../helpers/packets.js';
 
 /**
- * One conformance suite for every driver (DESIGN.md, "The driver seam"). A fixture gives two
- * drivers A and B wired back to back, a way to send a host packet into A, and what B's host got.
+ * One conformance suite for every driver (DESIGN.md, "The driver seam"), in two parts:
+ * - keying: what the agent asks of a driver (SPIs, installing and refusing SAs, updates,
+ *   deletes); every driver runs it, the kernel driver against a scripted `ip`;
+ * - data: packets moving between two drivers wired back to back; the drivers that move packets
+ *   in this process (memory, userspace) run it. The kernel driver moves packets in the kernel,
+ *   where test/kernel-vm/ checks them (ping, counters, rekey) under a real one.
+ * `conformance()` runs both parts.
  */
-export interface DriverPair {
+export interface KeyingFixture {
   a: Driver;
   b: Driver;
-  clock: FakeClock;
-  sendFromA(packet: Uint8Array): void;
-  deliveredAtB(): Uint8Array[];
-  settle(): Promise<void>;
   close(): Promise<void>;
   /** Outer endpoints where they are not the defaults (real UDP sockets on loopback). */
   endA?: { addr: string; port: number };
   endB?: { addr: string; port: number };
 }
 
+/** Two drivers A and B wired back to back, a way to send a host packet into A, and what B's host got. */
+export interface DriverPair extends KeyingFixture {
+  clock: FakeClock;
+  sendFromA(packet: Uint8Array): void;
+  deliveredAtB(): Uint8Array[];
+  settle(): Promise<void>;
+}
+
 /** A peer config whose outer endpoints are the pair's own. */
-const cfg = (p: DriverPair, over: Partial<ManualPeer> = {}) =>
+const cfg = (p: KeyingFixture, over: Partial<ManualPeer> = {}) =>
   peerConfig({ ...(p.endA && p.endB ? { local: p.endA, remote: p.endB } : {}), ...over });
 
 const A_NET = '198.51.100.0/24';
@@ -52,7 +61,7 @@ export function peerConfig(over: Partial<ManualPeer> = {}, suite: CipherSuite = 
 }
 
 /** Install A's view of the peer on A and the mirrored view on B. */
-export async function installBoth(p: DriverPair, m: ManualPeer, policies = true): Promise<void> {
+export async function installBoth(p: KeyingFixture, m: ManualPeer, policies = true): Promise<void> {
   const a = manualSas(m);
   const b = manualSas(mirror(m, 'a'));
   await p.a.addSa(a.outbound);
@@ -66,12 +75,22 @@ export async function installBoth(p: DriverPair, m: ManualPeer, policies = true)
 
 const ping = (i: number, src = '198.51.100.10', dst = '203.0.113.10') => icmpEcho(src, dst, 7, i);
 
+/** Both parts, for drivers that move packets in this process. */
 export function conformance(t: Test, name: string, make: () => Promise<DriverPair>): void {
-  const fixture = async (t: Test) => {
+  keyingConformance(t, name, make);
+  dataConformance(t, name, make);
+}
+
+function fixtureOf<P extends KeyingFixture>(make: () => Promise<P>) {
+  return async (t: Test): Promise<P> => {
     const p = await make();
     t.teardown(() => p.close());
     return p;
   };
+}
+
+export function keyingConformance(t: Test, name: string, make: () => Promise<KeyingFixture>): void {
+  const fixture = fixtureOf(make);
 
   t.test(`${name}: allocSpi gives unique SPIs outside 1..255`, async (t) => {
     const p = await fixture(t);
@@ -92,6 +111,33 @@ export function conformance(t: Test, name: string, make: () => Promise<DriverPai
     await p.a.addSa(inbound);
     await t.rejects(p.a.addSa(inbound), { code: 'SA_EXISTS' });
   });
+
+  t.test(`${name}: an installed SA has zero counters; a deleted one has none, and deleting again is harmless`, async (t) => {
+    const p = await fixture(t);
+    const m = cfg(p);
+    await installBoth(p, m);
+    t.same(p.a.counters('out', m.spiOut), { packets: 0, bytes: 0, drops: {} });
+    t.same(p.a.counters('in', m.spiIn), { packets: 0, bytes: 0, drops: {} });
+    await p.a.deleteSa('out', m.spiOut);
+    await p.a.deleteSa('out', m.spiOut);
+    t.equal(p.a.counters('out', m.spiOut), undefined);
+    t.ok(p.a.counters('in', m.spiIn), 'the other direction stays');
+    const { policies } = manualSas(m);
+    await p.a.deletePolicy(policies[0]!.id);
+    await p.a.deletePolicy(policies[0]!.id);
+  });
+
+  t.test(`${name}: updateSa accepts a known SA and refuses an unknown SPI`, async (t) => {
+    const p = await fixture(t);
+    const m = cfg(p);
+    await installBoth(p, m);
+    await p.a.updateSa('out', m.spiOut, { remote: { addr: m.remote.addr, port: m.remote.port } });
+    await t.rejects(p.a.updateSa('out', 0x7777, { remote: m.remote }), { code: 'NO_SA' });
+  });
+}
+
+export function dataConformance(t: Test, name: string, make: () => Promise<DriverPair>): void {
+  const fixture = fixtureOf(make);
 
   t.test(`${name}: protected packets flow and are counted on both sides`, async (t) => {
     const p = await fixture(t);

@@ -158,7 +158,8 @@ export async function startKeyline(t: Test, ns: string, dir: string, keys: strin
   const t0 = Date.now();
   // keyline logs to stderr; `exec … 2>&1` puts it on the stdout Proc splits into lines, and
   // keeps the PID keyline's own (ip netns exec and sh both exec).
-  const proc = spawnIn(ns, ['sh', '-c', 'exec "$0" "$@" 2>&1', process.execPath, BUNDLE, 'run', '--config', keyFile]);
+  // Its own control socket next to the key file: the default /var/run/keyline.sock is one per machine.
+  const proc = spawnIn(ns, ['sh', '-c', 'exec "$0" "$@" 2>&1', process.execPath, BUNDLE, 'run', '--config', keyFile, '--socket', keyFile.replace(/\.keys$/, '.sock')]);
   const lines: LogLine[] = [];
   proc.onLine((text) => lines.push({ ms: Date.now() - t0, text }));
   const tail = (n = process.env.KEYLINE_INTEROP_LOGS ? 400 : 80) =>

@@ -52,7 +52,8 @@ async function setup(t: Tap.Test) {
   const fb = keyFile(dir, 'b.keys', { tun: '203.0.113.1/24', net: '203.0.113.0/24', remoteNet: '198.51.100.0/24', peer: pair.addrA, spiIn: '0x2001', spiOut: '0x1001', keyIn: k2, keyOut: k1 });
   const start = async (side: 'a' | 'b') => {
     const [ns, file, remote] = side === 'a' ? [pair.a, fa, '203.0.113.0/24'] : [pair.b, fb, '198.51.100.0/24'];
-    const agent = spawnIn(ns, [process.execPath, BUNDLE, 'run', '--config', file]);
+    // Each agent its own control socket: the default /var/run/keyline.sock is one per machine.
+    const agent = spawnIn(ns, [process.execPath, BUNDLE, 'run', '--config', file, '--socket', join(dir, `${side}.sock`)]);
     registerCleanup(t, () => agent.stop());
     await waitForRoute(ns, remote, agent);
     return agent;

@@ -56,7 +56,8 @@ async function setup(t: Tap.Test, extra = '') {
     b: { ns: pair.b, file: keyFile(dir, 'b', { me: pair.addrB, peer: pair.addrA }, psk, extra) },
   };
   const start = (side: 'a' | 'b'): Proc => {
-    const agent = spawnIn(sides[side].ns, [process.execPath, BUNDLE, 'run', '--config', sides[side].file]);
+    // Each agent its own control socket: the default /var/run/keyline.sock is one per machine.
+    const agent = spawnIn(sides[side].ns, [process.execPath, BUNDLE, 'run', '--config', sides[side].file, '--socket', join(dir, `${side}.sock`)]);
     registerCleanup(t, () => agent.stop());
     return agent;
   };

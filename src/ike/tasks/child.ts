@@ -73,6 +73,9 @@ function spec(sa: IkeSa, c: NewChild, dir: 'in' | 'out'): SaSpec {
   };
 }
 
+/** Where the inbound SA on a fresh SPI will live: the kernel driver reserves the SPI there. */
+const spiHint = (sa: IkeSa) => ({ reqid: sa.peer.reqid, local: sa.socket.transport.local, remote: sa.remote, mode: sa.peer.mode });
+
 /** Inbound first, so the peer's first packet on the new SA finds it; then outbound. */
 export async function installChild(eng: IkeEngine, sa: IkeSa, c: NewChild, rekey: boolean): Promise<ChildSa> {
   const driver = eng.deps.driver;
@@ -191,7 +194,7 @@ export async function answerChild(eng: IkeEngine, sa: IkeSa, m: Inbound, o: Chil
     if (typeof s === 'string') return refused(NOTIFY.INVALID_SYNTAX, s);
     shared = s;
   }
-  const spiIn = await eng.deps.driver.allocSpi();
+  const spiIn = await eng.deps.driver.allocSpi(spiHint(sa));
   const keys = deriveChildKeys(sa.prf!, sa.keys!.skD, chosen.proposal.suite, o.ni, o.nr, shared);
   shared?.fill(0);
   const child = await installChild(eng, sa, { spiIn, spiOut: peerSpi, proposal: chosen.proposal, selectors, ni: o.ni, nr: o.nr, weInitiated: false, keys: ourKeys(keys, false) }, rekey);
@@ -221,7 +224,7 @@ export interface ChildRequest {
 /** SA, [KE,] TSi, TSr (and USE_TRANSPORT_MODE) for a child we ask for. */
 export async function childRequest(eng: IkeEngine, sa: IkeSa, proposals: readonly EspProposal[], group?: number): Promise<ChildRequest> {
   const p = sa.peer;
-  const spiIn = await eng.deps.driver.allocSpi();
+  const spiIn = await eng.deps.driver.allocSpi(spiHint(sa));
   const offer = toSaPayload(proposals, 'esp', spi32Bytes(spiIn));
   const ts = selectorsToTs(p.selectors);
   const kex = group !== undefined && group !== KE.NONE ? newKeyExchange(group, eng.deps.dh, eng.deps.dhRandom) : undefined;
