@@ -308,29 +308,19 @@ export class InlineEngine {
     const y = this.host.allocSpiNow();
     const reqid = this.nextReqid++;
     const inSa = this.makeSa(p, 'in', y, reqid, saKey(p.prf, secret.s, p.suite, undefined, n1, y), sel, ends);
-    const now = this.host.now();
-    const f: Flow = {
-      key: p.spec.reqid + '/' + flowKey(p.scope, 'offerer', v),
-      parent: p,
-      secret,
-      side: 'offerer',
-      scope: p.scope,
-      reqid,
-      state: 'offered',
-      nonce: n1,
-      inSa,
-      lifetime: p.spec.lifetime,
-      createdAt: now,
-      sendUntil: now + p.spec.lifetime * 1000,
-      lastActive: now,
-      touchedAt: now,
-    };
+    const f = this.newFlow({ key: flowKey(p.scope, 'offerer', v), parent: p, secret, side: 'offerer', scope: p.scope, reqid, state: 'offered', nonce: n1, inSa }, p.spec.lifetime);
     this.host.sad.add(inSa); // before the offer leaves: the answer must find it
     secret.nonces.set(hex(n1), 'own');
     secret.spawned++;
     this.counters.spawned++;
     this.insert(f);
     return f;
+  }
+
+  /** A flow record, its times starting now; `key` is prefixed with the parent's reqid. */
+  newFlow(o: Omit<Flow, 'lifetime' | 'createdAt' | 'sendUntil' | 'lastActive' | 'touchedAt'>, lifetime: number): Flow {
+    const now = this.host.now();
+    return { ...o, key: o.parent.spec.reqid + '/' + o.key, lifetime, createdAt: now, sendUntil: now + lifetime * 1000, lastActive: now, touchedAt: now };
   }
 
   /** Spawn cap and table room (README.md §9); false counts a refusal. */

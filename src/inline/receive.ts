@@ -93,25 +93,8 @@ export function answer(eng: InlineEngine, p: Parent, secret: Secret, h: InlineHe
     eng.host.sad.delete('in', z);
     return eng.host.drop('inline-spi');
   }
-  const now = eng.host.now();
-  const f: Flow = {
-    key: p.spec.reqid + '/' + flowKey(h.scope, 'answerer', v),
-    parent: p,
-    secret,
-    side: 'answerer',
-    scope: h.scope,
-    reqid,
-    state: 'answering',
-    nonce: n2,
-    peerNonce: h.nonce,
-    inSa,
-    outSa,
-    lifetime,
-    createdAt: now,
-    sendUntil: now + lifetime * 1000,
-    lastActive: now,
-    touchedAt: now,
-  };
+  const key = flowKey(h.scope, 'answerer', v);
+  const f = eng.newFlow({ key, parent: p, secret, side: 'answerer', scope: h.scope, reqid, state: 'answering', nonce: n2, peerNonce: h.nonce, inSa, outSa }, lifetime);
   secret.nonces.set(hex(h.nonce), 'peer');
   secret.spawned++;
   eng.counters.answered++;

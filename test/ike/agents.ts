@@ -146,13 +146,7 @@ export async function ikePair(o: PairOptions = {}): Promise<Pair> {
     clock,
     a,
     b,
-    settle: () => settle(net),
-    async advance(ms, step = 1000) {
-      for (let t = 0; t < ms; t += step) {
-        clock.advance(Math.min(step, ms - t));
-        await settle(net);
-      }
-    },
+    ...timeControls(net, clock),
     async ping(from = 'a') {
       const [src, dst, tx, rx] = from === 'a' ? [HOST_A, HOST_B, a, b] : [HOST_B, HOST_A, b, a];
       const before = rx.tun.written.length;
@@ -166,6 +160,19 @@ export async function ikePair(o: PairOptions = {}): Promise<Pair> {
   };
   await pair.settle();
   return pair;
+}
+
+/** settle() and advance() of a pair of agents on one network and one fake clock. */
+export function timeControls(net: MemoryNetwork, clock: FakeClock): Pick<Pair, 'settle' | 'advance'> {
+  return {
+    settle: () => settle(net),
+    async advance(ms, step = 1000) {
+      for (let t = 0; t < ms; t += step) {
+        clock.advance(Math.min(step, ms - t));
+        await settle(net);
+      }
+    },
+  };
 }
 
 /** Datagrams and promise chains (driver calls are async) until a few rounds in a row are quiet. */

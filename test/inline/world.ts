@@ -3,7 +3,7 @@
  * both connections) or static parents (no IKE at all), over the memory network with a fake
  * clock and a fake wall clock.
  */
-import { ikePair, settle, startSide, type Pair, type PairOptions, type Side } from '../ike/agents.js';
+import { ikePair, startSide, timeControls, type Pair, type PairOptions, type Side } from '../ike/agents.js';
 import { ADDR_A, ADDR_B, NET_A, NET_B } from '../ike/agents.js';
 import type { InlineOptions, ParentSpec } from '../../src/inline/engine.js';
 import type { ScopeName } from '../../src/inline/header.js';
@@ -96,13 +96,7 @@ export async function staticPair(o: InlinePairOptions = {}): Promise<StaticPair>
     clock,
     a,
     b,
-    settle: () => settle(net),
-    async advance(ms, step = 1000) {
-      for (let t = 0; t < ms; t += step) {
-        clock.advance(Math.min(step, ms - t));
-        await settle(net);
-      }
-    },
+    ...timeControls(net, clock),
     stop: async () => {
       await Promise.all([a.agent.stop(), b.agent.stop()]);
     },
