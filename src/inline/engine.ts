@@ -95,7 +95,7 @@ export interface Flow {
 }
 
 /** Flow reqids live above every connection's, so flows never share an outbound group. */
-const FLOW_REQID_BASE = 0x4000_0000;
+export const INLINE_FLOW_REQID_BASE = 0x4000_0000;
 const IPV4_UDP = 28;
 const IPV6_UDP = 48;
 
@@ -111,7 +111,7 @@ export class InlineEngine {
   readonly kinds = new Map<number, Map<KeyKind, number>>();
   readonly tombstones = new Tombstones(INLINE_LIMITS.tombstonesMax);
   readonly statics: StaticCarrier;
-  nextReqid = FLOW_REQID_BASE;
+  nextReqid = INLINE_FLOW_REQID_BASE;
   sweepTimer: Timer | undefined;
 
   constructor(
@@ -167,9 +167,9 @@ export class InlineEngine {
     return this.parents.has(reqid);
   }
 
-  /** SPIs the driver must not allocate: static carriers. */
+  /** SPIs the driver must not allocate: static carriers, and tombstones (a late packet must meet RETIRE). */
   ownsSpi(spi: number): boolean {
-    return this.carriers.has(spi);
+    return this.carriers.has(spi) || this.tombstones.get(spi, this.host.now()) !== undefined;
   }
 
   // --- outbound -------------------------------------------------------------------------------

@@ -6,7 +6,9 @@
  * Environment: BENCH_MS (ESP, per figure), KEYLINE_BENCH_SAS (IKE SAs per rate run),
  * KEYLINE_BENCH_INFLIGHT, KEYLINE_BENCH_MEM (responder memory points, e.g. 1000,10000; empty for
  * none), KEYLINE_BENCH_SETUPS (memory,udp-1,udp-2), KEYLINE_BENCH_GROUPS (x25519,modp2048),
- * KEYLINE_BENCH_DH_MS, KEYLINE_BENCH_ONLY=esp|ike, KEYLINE_BENCH_CHARON=0 to leave strongSwan out.
+ * KEYLINE_BENCH_DH_MS, KEYLINE_BENCH_ONLY=esp|ike|inline, KEYLINE_BENCH_CHARON=0 to leave strongSwan out;
+ * inline keying: KEYLINE_BENCH_INLINE_FLOWS, KEYLINE_BENCH_INLINE_REKEYS, KEYLINE_BENCH_INLINE_INFLIGHT,
+ * KEYLINE_BENCH_INLINE_CAP (see inline.ts).
  * `node dist/keyline-bench.js ike-child` is the second process of the IKE bench (ike-child.ts).
  */
 import os from 'node:os';
@@ -17,18 +19,21 @@ import { espBench } from './esp.js';
 import { opensslVersion } from './openssl.js';
 import { ikeSection } from './ike-section.js';
 import { main as ikeChild } from './ike-child.js';
+import { inlineSection } from './inline.js';
 
 async function bench(): Promise<void> {
   const only = process.env.KEYLINE_BENCH_ONLY;
+  const want = (section: string) => !only || only === section;
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   console.log(`keyline bench: ${new Date().toISOString().slice(0, 10)}, ${cpu} x${os.cpus().length}, Node ${process.version}, ${opensslVersion()}`);
-  if (only !== 'ike') {
+  if (want('esp')) {
     const ms = Number(process.env.BENCH_MS ?? 500);
     console.log(`each figure measured for ${ms} ms (BENCH_MS); payload MB/s; ratios against openssl speed -evp in this run\n`);
     console.log('ESP seal/open (RFC 4303), per packet, ESN on');
     console.log(espBench([nodeBackend, nobleBackend], ms));
   }
-  if (only !== 'esp') await ikeSection((s) => console.log(s));
+  if (want('ike')) await ikeSection((s) => console.log(s));
+  if (want('inline')) await inlineSection((s) => console.log(s));
 
   const bundle = readFileSync('dist/keyline.js');
   console.log(`\nbundle dist/keyline.js: ${(bundle.length / 1024).toFixed(1)} KB raw, ${(gzipSync(bundle, { level: 9 }).length / 1024).toFixed(1)} KB gzipped`);

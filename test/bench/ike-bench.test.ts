@@ -1,6 +1,6 @@
 /**
- * The IKE bench code, run with tiny counts so that it cannot rot: every setup brings its SAs up
- * and every table row carries positive numbers. Nothing here is about time.
+ * The IKE and inline keying bench code, run with tiny counts so that it cannot rot: every setup
+ * brings its SAs up and every table row carries positive numbers. Nothing here is about time.
  */
 import t from 'tap';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +8,7 @@ import { bundleMain } from '../netns/ns.js';
 import { charonRate } from './charon-load.js';
 import { dhRates, ikeMemory, ikeRates, memTable, rateTable, roleTable, type IkeBenchConfig } from './ike.js';
 import { BENCH_SUITES } from './ike-world.js';
+import { inlineSection, type InlineBenchConfig } from './inline.js';
 
 t.setTimeout(120_000);
 
@@ -73,4 +74,20 @@ t.test('charon row: figures, or why not', async (t) => {
   t.equal(r.sas, c.sas, 'every SA up');
   // charon's CPU comes from /proc in 10 ms ticks: 3 SAs may well round to 0, never below.
   t.ok(positive(r.ms) && positive(r.respCpuMs) && (r.initCpuMs ?? -1) >= 0, 'wall time and CPU of both sides');
+});
+
+t.test('inline keying bench with 32 flows and 5 rekeys', async (t) => {
+  const c: InlineBenchConfig = { flows: 32, warmup: 8, inFlight: 16, rekeys: 5, latencySamples: 5, onTrafficSamples: 2, memFrom: 16, memCap: 48 };
+  const lines: string[] = [];
+  const f = await inlineSection((s) => lines.push(s), c);
+  t.equal(f.inline.n, c.flows, 'every inline pair completed');
+  t.equal(f.ike.n, c.rekeys, 'every CREATE_CHILD_SA completed');
+  for (const [k, v] of Object.entries(f)) if (typeof v === 'number') t.ok(Number.isFinite(v), `${k} is a number (${v})`);
+  t.equal(f.offerBytes, 48, 'the OFFER adds 48 octets to its packet');
+  t.equal(f.answerBytes, 64, 'the ANSWER adds 64 octets to its packet');
+  t.equal(f.ccsMessages, 2, 'CREATE_CHILD_SA: two messages per child');
+  t.equal(f.deleteMessages, 2, "and the rekey's DELETE two more");
+  const out = lines.join('\n');
+  t.notMatch(out.replace(/n\/a\s+n\/a/, ''), /n\/a|NaN/, 'the table has every figure (but the IKE memory cell)');
+  t.match(out, /new SA pairs per second/);
 });

@@ -14,7 +14,7 @@ import { silentLogger, type Logger } from '../../util/log.js';
 import { checkSpec, DropCounters, EventHub, limitReached, pickSpi } from '../common.js';
 import { makeUserSa, type UserSa } from './sa-state.js';
 import { inbound, outbound, transmit, type DatapathHost } from './datapath.js';
-import { InlineEngine, type InlineOptions } from '../../inline/engine.js';
+import { InlineEngine, INLINE_FLOW_REQID_BASE, type InlineOptions } from '../../inline/engine.js';
 import type { Tunnel } from './tun/tunnel.js';
 
 /** Routes into the tunnel, reference-counted (see tun/routes.ts). */
@@ -236,7 +236,9 @@ export class UserspaceDriver implements Driver, DatapathHost {
       const keepalive = this.opts.keepaliveMs ?? LIMITS.natKeepaliveMs;
       for (const sa of [...this.sad.all()]) {
         this.checkLimits(sa);
-        if (keepalive > 0 && sa.send && now - sa.lastSentAt >= keepalive && this.sad.current(sa.spec.reqid) === sa) {
+        // Inline flows share their carrier's path: the carrier's keepalive holds the NAT mapping.
+        const flow = sa.spec.reqid >= INLINE_FLOW_REQID_BASE;
+        if (keepalive > 0 && !flow && sa.send && now - sa.lastSentAt >= keepalive && this.sad.current(sa.spec.reqid) === sa) {
           this.transportFor(sa.remote)?.send(NAT_KEEPALIVE, sa.remote);
           sa.lastSentAt = now;
         }
