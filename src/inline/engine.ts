@@ -390,7 +390,7 @@ export class InlineEngine {
   unknownSpi(spi: number, data: Uint8Array, from: Endpoint): boolean {
     const p = this.carriers.get(spi);
     if (p) {
-      const payload = this.statics.open(p, data, from);
+      const payload = this.statics.open(p, data);
       if (payload) onCarrierHeader(this, p, payload, from);
       return true;
     }

@@ -1,6 +1,5 @@
 import type { Aead } from '../crypto/types.js';
 import { minEspLen, openEsp, sealEsp } from '../esp/esp.js';
-import type { Endpoint } from '../sa/types.js';
 import { hex, readU32 } from '../wire/bytes.js';
 import { INLINE_NEXT_HEADER } from './header.js';
 import { dayOf, staticSecret, type Parent, type Secret } from './parent.js';
@@ -39,7 +38,7 @@ export class StaticCarrier {
   }
 
   /** Open a carrier packet: the inline payload, or undefined with the drop counted. */
-  open(p: Parent, data: Uint8Array, from: Endpoint): Uint8Array | undefined {
+  open(p: Parent, data: Uint8Array): Uint8Array | undefined {
     const st = p.spec.static!;
     const aeadToday = this.aeadOf(p);
     if (data.length < minEspLen(aeadToday)) return this.fail('short');
@@ -52,7 +51,6 @@ export class StaticCarrier {
     if (!r.ok) return this.fail(r.reason === 'auth' ? 'inline-auth' : r.reason);
     if (p.ivs!.add(iv, t + st.skew, now) === 'full') return this.fail('inline-replay-full');
     if (r.nextHeader !== INLINE_NEXT_HEADER) return this.fail('inline-carrier-data');
-    void from;
     return r.payload;
   }
 

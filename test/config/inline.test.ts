@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import { createHmac, createPrivateKey, createPublicKey, diffieHellman } from 'node:crypto';
-import { parseConfig, formatConfig, loadConfig, ConfigError, type Config, type ConfigFs } from '../../src/config/index.js';
+import { parseConfig, formatConfig, loadConfig, ConfigError, type Config } from '../../src/config/index.js';
 import { planFromConfig } from '../../src/cli/plan.js';
 import { newPrivateKey, publicFromPrivate } from '../../src/inline/keys.js';
 import type { ParentSpec } from '../../src/inline/engine.js';
@@ -15,6 +15,7 @@ import { addrText } from '../../src/sa/selector.js';
 import type { Selector } from '../../src/sa/types.js';
 import { errorsOf, LOCAL_INLINE_DEFAULTS, LOCAL_INLINE_PRINTED, PEER_INLINE_DEFAULTS, PEER_INLINE_PRINTED, STATIC_ESP } from './fixtures/expect.js';
 import { IKE_LOCAL, PSK, STATIC_LOCAL, b64Of, hexOf, ikePeer, peer, pskStaticPeer, secretPieces, x25519Peer } from './fixtures/keys.js';
+import { fakeFs } from './fixtures/fs.js';
 
 const hex = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : undefined);
 const pfx = (p: { addr: Uint8Array; len: number }) => `${addrText(p.addr)}/${p.len}`;
@@ -490,22 +491,6 @@ t.test('the limits of those checks pass', async (t) => {
   ok(A_LOCAL + pskStaticPeer(''), 'a privkey nobody uses');
   ok(IKE_LOCAL + ikePeer('inline=on esp=aes128-sha256,aes256gcm16'), 'keying=ike with inline=on takes any ESP proposals');
 });
-
-/** An in-memory file system: path -> [mode, content] (as in load.test.ts). */
-function fakeFs(files: Record<string, [number, string]>): ConfigFs {
-  const get = (p: string) => {
-    const f = files[p];
-    if (!f) throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
-    return f;
-  };
-  return {
-    readFile: (p) => get(p)[1],
-    stat: (p) => {
-      const [mode, content] = get(p);
-      return { mode: 0o100000 | mode, size: content.length, isFile: () => true };
-    },
-  };
-}
 
 t.test('loadConfig: every problem of a file listed at once, and nothing applied', async (t) => {
   const text =

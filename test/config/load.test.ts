@@ -2,25 +2,10 @@ import t from 'tap';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, ConfigError, type ConfigFs } from '../../src/config/index.js';
+import { loadConfig, ConfigError } from '../../src/config/index.js';
 import type { KeylineError } from '../../src/wire/errors.js';
 import { GOOD, KEY_FILE, b64Of, hexOf } from './fixtures/keys.js';
-
-/** An in-memory file system: path -> [mode, content]. */
-function fakeFs(files: Record<string, [number, string]>): ConfigFs {
-  const get = (p: string) => {
-    const f = files[p];
-    if (!f) throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
-    return f;
-  };
-  return {
-    readFile: (p) => get(p)[1],
-    stat: (p) => {
-      const [mode, content] = get(p);
-      return { mode: 0o100000 | mode, size: content.length, isFile: () => mode !== 0o755 };
-    },
-  };
-}
+import { fakeFs } from './fixtures/fs.js';
 
 const TOO_OPEN = (path: string, mode: string, what = 'the key file') =>
   `${path}: permissions ${mode} are too open; ${what} must be readable by its owner only (chmod 600), or run with --insecure-perms`;

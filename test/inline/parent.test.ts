@@ -3,7 +3,7 @@
  * a peer without inline=on (like strongSwan) gets plain IKEv2.
  */
 import t from 'tap';
-import { HOST_A, HOST_B, ikePair, messages } from '../ike/agents.js';
+import { HOST_A, HOST_B, ikePair, messages, type Pair } from '../ike/agents.js';
 import { icmpEcho, udp4 } from '../helpers/packets.js';
 import { deleteIkeSa } from '../../src/ike/tasks/info.js';
 import { startIkeRekey } from '../../src/ike/tasks/ike-rekey.js';
@@ -12,13 +12,18 @@ import { inl, inlineIkePair, parentSpec } from './world.js';
 const ping = (n: number) => icmpEcho(HOST_A, HOST_B, 3, n);
 const pong = (n: number) => icmpEcho(HOST_B, HOST_A, 3, n, undefined, true);
 
-t.test('an IKE SA rekey keeps the flows; new flows use the new parent secret', async (t) => {
-  const p = await inlineIkePair();
-  t.teardown(() => p.stop());
+/** One host pair pings and is answered: an established inline SA pair on both sides. */
+async function establish(p: Pair): Promise<void> {
   p.a.tun.inject(ping(1));
   await p.settle();
   p.b.tun.inject(pong(1));
   await p.settle();
+}
+
+t.test('an IKE SA rekey keeps the flows; new flows use the new parent secret', async (t) => {
+  const p = await inlineIkePair();
+  t.teardown(() => p.stop());
+  await establish(p);
   const flow = inl(p.a).flowList()[0]!;
   const sa = p.a.agent.ike.sas()[0]!;
   startIkeRekey(p.a.agent.ike, sa);
@@ -40,10 +45,7 @@ t.test('an IKE SA rekey keeps the flows; new flows use the new parent secret', a
 t.test('deleting the IKE SA removes its spawned SAs on both sides', async (t) => {
   const p = await inlineIkePair();
   t.teardown(() => p.stop());
-  p.a.tun.inject(ping(1));
-  await p.settle();
-  p.b.tun.inject(pong(1));
-  await p.settle();
+  await establish(p);
   t.equal(inl(p.a).size, 1);
   t.equal(inl(p.b).size, 1);
   deleteIkeSa(p.a.agent.ike, p.a.agent.ike.sas()[0]!, 'test');

@@ -9,7 +9,7 @@
  *   aes*-sha256       enc cbc(aes) + auth-trunc hmac(sha256), 128-bit truncation (RFC 4868)
  */
 import type { CipherSuite } from '../../crypto/types.js';
-import type { Direction, Limits, Mode, Policy, Selector } from '../../sa/types.js';
+import type { Direction, Limits, Mode, Policy, SaSpec, Selector } from '../../sa/types.js';
 import { ANY_PORTS, prefixText } from '../../sa/selector.js';
 import { spiText } from '../../sa/sad.js';
 import { KeylineError } from '../../wire/errors.js';
@@ -75,21 +75,7 @@ export interface Outer {
 }
 
 /** What `ip xfrm state add/update` needs beyond the SaSpec: resolved outer addresses. */
-export interface StateArgs {
-  readonly spi: number;
-  readonly dir: Direction;
-  readonly reqid: number;
-  readonly suite: CipherSuite;
-  readonly encKey: Uint8Array;
-  readonly integKey?: Uint8Array;
-  readonly mode: Mode;
-  readonly esn: boolean;
-  readonly replayWindow: number;
-  readonly outer: Outer;
-  readonly selectors: readonly Selector[];
-  readonly soft: Limits;
-  readonly hard: Limits;
-}
+export type StateArgs = Omit<SaSpec, 'local' | 'remote' | 'peer'> & { readonly outer: Outer };
 
 /**
  * `xfrm state add|update src S dst D proto esp spi X reqid R mode M replay-window W [flag esn]
