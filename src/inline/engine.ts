@@ -167,6 +167,12 @@ export class InlineEngine {
     return this.parents.has(reqid);
   }
 
+  /** The static parent whose peer is at `from` (an unknown SPI from it: the peer lost its flows). */
+  private staticAt(from: Endpoint): Parent | undefined {
+    for (const p of this.carriers.values()) if (p.remote?.addr === from.addr && p.remote.port === from.port) return p;
+    return undefined;
+  }
+
   /** SPIs the driver must not allocate: static carriers, and tombstones (a late packet must meet RETIRE). */
   ownsSpi(spi: number): boolean {
     return this.carriers.has(spi) || this.tombstones.get(spi, this.host.now()) !== undefined;
@@ -416,7 +422,7 @@ export class InlineEngine {
     const now = this.host.now();
     let t = this.tombstones.get(spi, now);
     if (!t) {
-      const p = [...this.carriers.values()].find((x) => x.remote?.addr === from.addr && x.remote.port === from.port);
+      const p = this.staticAt(from);
       if (!p) return false;
       this.tombstones.add(spi, p.spec.reqid, now + 60_000); // a peer that restarted: a minute is enough
       t = this.tombstones.get(spi, now)!;
