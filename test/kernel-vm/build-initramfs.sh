@@ -22,7 +22,8 @@ if [ -n "${KERNEL_VM_KVER:-}" ]; then
   KVER=$KERNEL_VM_KVER
 else
   KVER=""
-  for f in $(ls -1v /boot/vmlinuz-* 2>/dev/null); do
+  # the newest version last (sort -V), so it wins
+  for f in $(printf '%s\n' /boot/vmlinuz-* | sort -V); do
     v=${f#/boot/vmlinuz-}
     [ -d "/lib/modules/$v/kernel" ] && KVER=$v
   done

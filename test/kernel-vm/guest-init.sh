@@ -39,7 +39,7 @@ done
 mark start
 
 for m in $($B cat /mods/order); do
-  $B insmod /mods/$m 2>/dev/null || { [ $VERBOSE = 1 ] && echo "kernel-vm init: insmod $m failed" >/dev/console; }
+  $B insmod "/mods/$m" 2>/dev/null || { [ "$VERBOSE" = 1 ] && echo "kernel-vm init: insmod $m failed" >/dev/console; }
 done
 
 mark modules loaded

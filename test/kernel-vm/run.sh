@@ -66,7 +66,8 @@ else
   SHARE=$(cd "$SHARE" && pwd -P)
 fi
 case $SHARE in *[[:space:]]*) echo "run.sh: share path must not contain spaces" >&2; exit 2 ;; esac
-cleanup() { if [ $CREATED = 1 ] && [ $KEEP = 0 ]; then rm -rf "$SHARE"; fi; }
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() { if [ "$CREATED" = 1 ] && [ "$KEEP" = 0 ]; then rm -rf "$SHARE"; fi; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 CTL=$SHARE/.kernel-vm
@@ -90,7 +91,7 @@ if [ -z "$ACCEL" ]; then
 fi
 if [ "$ACCEL" = kvm ]; then
   # arch-capabilities (MSR 0x10a) is refused by some nested KVMs
-  ACCEL_ARGS=(-accel kvm -cpu host,-arch-capabilities)
+  ACCEL_ARGS=(-accel kvm -cpu "host,-arch-capabilities")
 else
   TCG=tcg
   [ "$CPUS" -gt 1 ] && TCG+=",thread=multi"
@@ -109,14 +110,14 @@ if [ $VERBOSE = 1 ]; then APPEND+=" kvm.verbose"; else APPEND+=" quiet loglevel=
 [ $FRESHTMP = 1 ] && APPEND+=" kvm.freshtmp"
 
 QEMU=(qemu-system-x86_64 "${ACCEL_ARGS[@]}"
-  -M microvm,x-option-roms=off,rtc=on,acpi=on
+  -M "microvm,x-option-roms=off,rtc=on,acpi=on"
   -m "$MEM" -smp "$CPUS"
   -nographic -nodefaults -no-user-config -no-reboot -monitor none -serial stdio -nic none
   -kernel "$ART/vmlinux" -initrd "$ART/initramfs.cpio" -append "$APPEND"
-  -fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap
-  -device virtio-9p-device,fsdev=hostroot,mount_tag=hostroot
-  -fsdev local,id=share,path="$SHARE",security_model=none,multidevs=remap
-  -device virtio-9p-device,fsdev=share,mount_tag=share)
+  -fsdev "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap"
+  -device "virtio-9p-device,fsdev=hostroot,mount_tag=hostroot"
+  -fsdev "local,id=share,path=$SHARE,security_model=none,multidevs=remap"
+  -device "virtio-9p-device,fsdev=share,mount_tag=share")
 [ $VERBOSE = 1 ] && printf '%q ' "${QEMU[@]}" >&2 && echo >&2
 
 if [ $INTERACTIVE = 1 ]; then
@@ -131,7 +132,7 @@ fi
 if [ -s "$CTL/rc" ]; then
   RC=$(cat "$CTL/rc")
 else
-  if [ $QRC = 124 ] || [ $QRC = 137 ]; then echo "run.sh: VM killed after ${LIMIT}s" >&2
+  if [ "$QRC" = 124 ] || [ "$QRC" = 137 ]; then echo "run.sh: VM killed after ${LIMIT}s" >&2
   else echo "run.sh: VM exited (qemu rc=$QRC) without reporting the command's exit status" >&2; fi
   RC=125
 fi

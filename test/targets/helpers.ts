@@ -33,13 +33,19 @@ export function requireTool(name: string, debianPackage: string, probe: readonly
   if (r.error) throw new Error(`${name} not found: apt-get install ${debianPackage} (.ci/run installs it)`);
 }
 
-/** Files under `dir` (recursively) whose first line is a /bin/sh shebang. */
-export function shellFiles(dir: string): string[] {
+/** Files under `dir` (recursively, node_modules aside) whose first line matches `shebang`. */
+function scriptsUnder(dir: string, shebang: RegExp): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir).sort()) {
     const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...shellFiles(p));
-    else if (/^#!\/bin\/sh(\s|$)/.test(readFileSync(p, 'utf8').split('\n', 1)[0] ?? '')) out.push(p);
+    if (statSync(p).isDirectory()) {
+      if (name !== 'node_modules') out.push(...scriptsUnder(p, shebang));
+    } else if (shebang.test(readFileSync(p, 'utf8').split('\n', 1)[0] ?? '')) out.push(p);
   }
   return out;
 }
+
+/** Files under `dir` whose first line is a /bin/sh shebang. */
+export const shellFiles = (dir: string): string[] => scriptsUnder(dir, /^#!\/bin\/sh(\s|$)/);
+/** Files under `dir` whose first line is a bash shebang. */
+export const bashFiles = (dir: string): string[] => scriptsUnder(dir, /^#!\/(bin\/bash|usr\/bin\/env bash)(\s|$)/);

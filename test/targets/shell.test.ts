@@ -1,10 +1,11 @@
 /**
  * Every shell file under targets/ parses and passes shellcheck. They run under busybox ash on
- * OpenWrt, so they are parsed by busybox too, and checked as POSIX sh.
+ * OpenWrt, so they are parsed by busybox too, and checked as POSIX sh. The bash scripts the tests
+ * and CI run (.ci/run, the kernel-VM harness) pass `bash -n` and shellcheck as bash.
  */
 import t from 'tap';
 import { relative } from 'node:path';
-import { ROOT, requireTool, run, shellFiles } from './helpers.js';
+import { ROOT, bashFiles, requireTool, run, shellFiles } from './helpers.js';
 
 /**
  * The exclusions, each for something rc.common and busybox provide that shellcheck cannot see:
@@ -15,12 +16,17 @@ import { ROOT, requireTool, run, shellFiles } from './helpers.js';
  */
 const EXCLUDE = ['SC2034', 'SC3043'];
 
-const files = [...shellFiles(`${ROOT}/targets`), `${ROOT}/test/targets/procd-standin.sh`];
+const files = [...shellFiles(`${ROOT}/targets`), `${ROOT}/test/targets/procd-standin.sh`, ...shellFiles(`${ROOT}/test/kernel-vm`)];
+const bash = [`${ROOT}/.ci/run`, ...bashFiles(`${ROOT}/test`)];
 
 t.test('the shell files are found', async (t) => {
   const names = files.map((f) => relative(ROOT, f));
   t.ok(names.includes('targets/openwrt/files/keyline.init'), 'the init script');
   t.ok(names.includes('targets/openwrt/files/keyline.sh'), 'the wrapper');
+  t.ok(names.includes('test/kernel-vm/guest-init.sh'), "the kernel VM's /init");
+  const bashNames = bash.map((f) => relative(ROOT, f));
+  t.ok(bashNames.includes('test/kernel-vm/run.sh'), 'the kernel VM runner');
+  t.ok(bashNames.includes('test/kernel-vm/guest/xfrm-agents.sh'), 'the kernel VM agents script');
 });
 
 t.test('sh -n and busybox sh -n', async (t) => {
@@ -37,6 +43,16 @@ t.test('shellcheck -s sh', async (t) => {
   requireTool('shellcheck', 'shellcheck');
   for (const f of files) {
     const r = run('shellcheck', ['-s', 'sh', '-e', EXCLUDE.join(','), f]);
+    t.equal(r.status, 0, `shellcheck ${relative(ROOT, f)}${r.status ? `:\n${r.stdout}${r.stderr}` : ''}`);
+  }
+});
+
+t.test('bash -n and shellcheck -s bash', async (t) => {
+  requireTool('shellcheck', 'shellcheck');
+  for (const f of bash) {
+    const n = run('bash', ['-n', f]);
+    t.equal(n.status, 0, `bash -n ${relative(ROOT, f)}${n.stderr ? `: ${n.stderr}` : ''}`);
+    const r = run('shellcheck', ['-s', 'bash', f]);
     t.equal(r.status, 0, `shellcheck ${relative(ROOT, f)}${r.status ? `:\n${r.stdout}${r.stderr}` : ''}`);
   }
 });

@@ -29,10 +29,10 @@ trap cleanup EXIT
 echo "kernel: $(uname -r); node $(node --version); $(ip -V)"
 modprobe -a esp4 xfrm_user xfrm4_tunnel 2>&1 || true
 
-ip netns add $A && ip netns add $B || { bad "netns add"; echo "$pass passed, $fail failed"; exit 1; }
+{ ip netns add $A && ip netns add $B; } || { bad "netns add"; echo "$pass passed, $fail failed"; exit 1; }
 ip link add veth0 netns $A type veth peer name veth0 netns $B
 ip -n $A addr add 192.0.2.1/24 dev veth0; ip -n $B addr add 192.0.2.2/24 dev veth0
-for ns in $A $B; do ip -n $ns link set lo up; ip -n $ns link set veth0 up; done
+for ns in $A $B; do ip -n "$ns" link set lo up; ip -n "$ns" link set veth0 up; done
 ip -n $A addr add 198.51.100.1/24 dev lo; ip -n $B addr add 203.0.113.1/24 dev lo
 ip -n $A route add 203.0.113.0/24 via 192.0.2.2; ip -n $B route add 198.51.100.0/24 via 192.0.2.1
 # The driver alone first (its SAs also load every algorithm's modules, slow under TCG).
@@ -43,7 +43,7 @@ if [ -n "${1:-}" ]; then
   echo "$out"
   pass=$((pass + $(grep -c '^ok:' <<<"$out"))); fail=$((fail + $(grep -c '^FAIL:' <<<"$out")))
   [ $rc -ne 0 ] && ! grep -q '^FAIL:' <<<"$out" && bad "driver: check exited $rc"
-  for ns in $A $B; do ip -n $ns xfrm state flush; ip -n $ns xfrm policy flush; done
+  for ns in $A $B; do ip -n "$ns" xfrm state flush; ip -n "$ns" xfrm policy flush; done
 fi
 
 PSK=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -116,7 +116,7 @@ end_case() {
   if grep -qE '^error:' "$LA" "$LB"; then bad "$name: errors logged:"; grep -hE '^error:' "$LA" "$LB" | head -5
   else ok "$name: no errors logged"; fi
   # flush whatever a failure left, so the next case starts clean
-  for ns in $A $B; do ip -n $ns xfrm state flush; ip -n $ns xfrm policy flush; done
+  for ns in $A $B; do ip -n "$ns" xfrm state flush; ip -n "$ns" xfrm policy flush; done
 }
 
 dump() { echo "--- A log (last 15)"; tail -15 "$LA"; echo "--- B log (last 15)"; tail -15 "$LB"; }
@@ -131,16 +131,16 @@ if wait_log "$LA" 'child SA up' 40 && wait_log "$LB" 'child SA up' 10; then
   out=$(ip netns exec $A ping -c 48 -i 0.5 -W 2 -I 198.51.100.1 203.0.113.1 2>&1 | tail -2)
   echo "$out"
   rx=$(echo "$out" | sed -n 's/.* \([0-9]*\) received.*/\1/p')
-  [ "${rx:-0}" -ge 47 ] && ok "gcm-rekey: ping 198.51.100.1 -> 203.0.113.1 through kernel ESP: ${rx}/48 across the rekey" || bad "gcm-rekey: ping ${rx:-0}/48"
+  if [ "${rx:-0}" -ge 47 ]; then ok "gcm-rekey: ping 198.51.100.1 -> 203.0.113.1 through kernel ESP: ${rx}/48 across the rekey"; else bad "gcm-rekey: ping ${rx:-0}/48"; fi
   after=$(esp_packets $A)
   # the first child's SAs are gone after the rekey: these are the new SAs' own counters
-  [ "$after" -ge 20 ] && ok "gcm-rekey: the rekeyed kernel SAs carry the ping (A: $before packets before, $after on the new SAs)" || bad "gcm-rekey: counters $before -> $after"
-  grep -q 'child SA rekeyed' "$LA" "$LB" && ok "gcm-rekey: child SA rekeyed (lifetime 30s, margin 10s)" || bad "gcm-rekey: no child rekey"
+  if [ "$after" -ge 20 ]; then ok "gcm-rekey: the rekeyed kernel SAs carry the ping (A: $before packets before, $after on the new SAs)"; else bad "gcm-rekey: counters $before -> $after"; fi
+  if grep -q 'child SA rekeyed' "$LA" "$LB"; then ok "gcm-rekey: child SA rekeyed (lifetime 30s, margin 10s)"; else bad "gcm-rekey: no child rekey"; fi
   wait_log "$LA" 'removed \(rekeyed\)|removed \(deleted by peer\)' 10
   now=$(spis $A)
   echo "  SPIs in A before: $first; after: $now"
   common=$(comm -12 <(tr ' ' '\n' <<<"$first" | sort) <(tr ' ' '\n' <<<"$now" | sort) | grep -c .)
-  [ -n "$now" ] && [ "$common" = 0 ] && ok "gcm-rekey: the kernel SAs were replaced (no SPI of the first child left)" || bad "gcm-rekey: SPIs before '$first' after '$now'"
+  if [ -n "$now" ] && [ "$common" = 0 ]; then ok "gcm-rekey: the kernel SAs were replaced (no SPI of the first child left)"; else bad "gcm-rekey: SPIs before '$first' after '$now'"; fi
   ip -n $A -s xfrm state | grep -E '^src|proto esp|current:|packets\)' | head -12
 else
   bad "gcm-rekey: child SA not up"; dump
@@ -151,9 +151,9 @@ end_case gcm-rekey
 begin_case chacha-esn 'esp=chacha20poly1305-esn' 'esp=chacha20poly1305-esn'
 if wait_log "$LA" 'child SA up' 40; then
   st=$(ip -n $B xfrm state)
-  grep -q 'rfc7539esp(chacha20,poly1305)' <<<"$st" && grep -q 'flag.*esn' <<<"$st" && ok "chacha-esn: kernel SAs are rfc7539esp(chacha20,poly1305) with flag esn" || { bad "chacha-esn: SA flags"; echo "$st"; }
-  ip netns exec $B ping -c 3 -i 0.3 -W 2 -I 203.0.113.1 198.51.100.1 >/dev/null && ok "chacha-esn: ping B -> A" || bad "chacha-esn: ping"
-  [ "$(esp_packets $B)" -ge 6 ] && ok "chacha-esn: counters in B $(esp_packets $B)" || bad "chacha-esn: counters $(esp_packets $B)"
+  if grep -q 'rfc7539esp(chacha20,poly1305)' <<<"$st" && grep -q 'flag.*esn' <<<"$st"; then ok "chacha-esn: kernel SAs are rfc7539esp(chacha20,poly1305) with flag esn"; else bad "chacha-esn: SA flags"; echo "$st"; fi
+  if ip netns exec $B ping -c 3 -i 0.3 -W 2 -I 203.0.113.1 198.51.100.1 >/dev/null; then ok "chacha-esn: ping B -> A"; else bad "chacha-esn: ping"; fi
+  if [ "$(esp_packets $B)" -ge 6 ]; then ok "chacha-esn: counters in B $(esp_packets $B)"; else bad "chacha-esn: counters $(esp_packets $B)"; fi
 else
   bad "chacha-esn: child SA not up"; dump
 fi
@@ -165,12 +165,12 @@ NET_A=192.0.2.1/32 NET_B=192.0.2.2/32
 begin_case cbc-transport 'mode=transport esp=aes128-sha256' 'mode=transport esp=aes128-sha256'
 if wait_log "$LA" 'child SA up' 40; then
   st=$(ip -n $A xfrm state)
-  grep -q 'mode transport' <<<"$st" && grep -q 'auth-trunc hmac(sha256)' <<<"$st" && grep -q 'enc cbc(aes)' <<<"$st" && ok "cbc-transport: transport-mode SAs cbc(aes) + hmac(sha256)/128 in the kernel" || { bad "cbc-transport: SAs"; echo "$st"; }
-  ip -n $A xfrm policy | grep -q 'sport 500' && ok "cbc-transport: IKE bypass policies in place" || bad "cbc-transport: no bypass policy"
+  if grep -q 'mode transport' <<<"$st" && grep -q 'auth-trunc hmac(sha256)' <<<"$st" && grep -q 'enc cbc(aes)' <<<"$st"; then ok "cbc-transport: transport-mode SAs cbc(aes) + hmac(sha256)/128 in the kernel"; else bad "cbc-transport: SAs"; echo "$st"; fi
+  if ip -n $A xfrm policy | grep -q 'sport 500'; then ok "cbc-transport: IKE bypass policies in place"; else bad "cbc-transport: no bypass policy"; fi
   before=$(esp_packets $A)
-  ip netns exec $A ping -c 4 -i 0.3 -W 2 192.0.2.2 >/dev/null && ok "cbc-transport: ping 192.0.2.1 -> 192.0.2.2" || bad "cbc-transport: ping"
+  if ip netns exec $A ping -c 4 -i 0.3 -W 2 192.0.2.2 >/dev/null; then ok "cbc-transport: ping 192.0.2.1 -> 192.0.2.2"; else bad "cbc-transport: ping"; fi
   after=$(esp_packets $A)
-  [ "$after" -ge $((before + 8)) ] && ok "cbc-transport: the ping went through ESP (A counters $before -> $after)" || bad "cbc-transport: counters $before -> $after"
+  if [ "$after" -ge $((before + 8)) ]; then ok "cbc-transport: the ping went through ESP (A counters $before -> $after)"; else bad "cbc-transport: counters $before -> $after"; fi
 else
   bad "cbc-transport: child SA not up"; dump
 fi
@@ -181,16 +181,16 @@ NET_A=198.51.100.0/24 NET_B=203.0.113.0/24
 begin_case on-traffic 'start=on-traffic esp=aes128gcm16' 'esp=aes128gcm16'
 wait_log "$LA" 'listening on' 20
 sleep 1
-[ "$(sa_count $A)" = 0 ] && ok "on-traffic: no SA before traffic" || bad "on-traffic: SAs before traffic: $(sa_count $A)"
+if [ "$(sa_count $A)" = 0 ]; then ok "on-traffic: no SA before traffic"; else bad "on-traffic: SAs before traffic: $(sa_count $A)"; fi
 # The kernel drops packets while no SA exists (larval state); the first answers come once IKE is done.
 out=$(ip netns exec $A ping -c 20 -i 0.5 -W 2 -I 198.51.100.1 203.0.113.1 2>&1 | tail -2)
 echo "$out"
-grep -q 'acquire for reqid' "$LA" && ok "on-traffic: the kernel's ACQUIRE reached keyline" || bad "on-traffic: no acquire logged"
-grep -q 'child SA up' "$LA" && ok "on-traffic: child SA up after the first packet" || { bad "on-traffic: no child SA"; dump; }
+if grep -q 'acquire for reqid' "$LA"; then ok "on-traffic: the kernel's ACQUIRE reached keyline"; else bad "on-traffic: no acquire logged"; fi
+if grep -q 'child SA up' "$LA"; then ok "on-traffic: child SA up after the first packet"; else bad "on-traffic: no child SA"; dump; fi
 rx=$(echo "$out" | sed -n 's/.* \([0-9]*\) received.*/\1/p')
-[ "${rx:-0}" -ge 1 ] && ok "on-traffic: ${rx}/20 of the first pings answered (the rest fell before the SA)" || bad "on-traffic: ${rx:-0}/20 answered"
+if [ "${rx:-0}" -ge 1 ]; then ok "on-traffic: ${rx}/20 of the first pings answered (the rest fell before the SA)"; else bad "on-traffic: ${rx:-0}/20 answered"; fi
 out=$(ip netns exec $A ping -c 3 -i 0.3 -W 2 -I 198.51.100.1 203.0.113.1 2>&1 | tail -2)
-grep -q ' 3 received' <<<"$out" && ok "on-traffic: then every ping answered" || bad "on-traffic: after set-up: $out"
+if grep -q ' 3 received' <<<"$out"; then ok "on-traffic: then every ping answered"; else bad "on-traffic: after set-up: $out"; fi
 end_case on-traffic
 
 echo
