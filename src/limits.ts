@@ -48,6 +48,12 @@ export const IKE_TIMERS = {
   temporaryFailureMs: 3_000,
   /** IKE_SA_INIT restarts (COOKIE, INVALID_KE_PAYLOAD) per attempt. */
   initRestartsMax: 3,
+  /**
+   * After an unusable (unauthenticated) answer to IKE_SA_INIT, how long a usable one may still
+   * arrive before the attempt fails. Under the first retransmission time, so a real refusal costs
+   * no extra message.
+   */
+  initErrorWaitMs: 1_500,
 } as const;
 
 /** DoS limits of the IKE responder (RFC 7296 §2.6). */

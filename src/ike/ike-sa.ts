@@ -98,6 +98,8 @@ export interface IkeSa {
   offer?: Sa;
   cookie?: Uint8Array;
   initTries: number;
+  /** Initiator: why the last unusable IKE_SA_INIT answer could not be used, while waiting for a better one. */
+  initError?: string;
   readonly children: ChildSa[];
   pending?: Pending;
   /** Request ID being processed (async work before the response): retransmits of it are dropped. */

@@ -7,6 +7,10 @@ import { parseIkeProposals } from '../../src/ike/proposals.js';
 import { startChildRekey } from '../../src/ike/tasks/child.js';
 import { buildInit } from '../interop/initiator.js';
 import { KE } from '../../src/wire/iana.js';
+import { EXCHANGE, FLAG, NOTIFY } from '../../src/ike/constants.js';
+import { encodeMessage, encodePayload } from '../../src/ike/message.js';
+import { notifyPayload } from '../../src/ike/tasks/init.js';
+import { IKE_TIMERS } from '../../src/limits.js';
 import type { Endpoint } from '../../src/sa/types.js';
 import { ADDR_B, childCount, ikePair, states, type Pair } from './agents.js';
 
@@ -77,10 +81,43 @@ t.test('INVALID_KE_PAYLOAD: the initiator retries with the group the responder w
 t.test('no common proposal: refused, nothing kept, retried later', async (t) => {
   const p = await ikePair({ b: { ike: parseIkeProposals('aes128-sha256-modp2048') } });
   t.teardown(() => p.stop());
+  t.same(states(p.a), ['connecting'], 'A still waits for a better answer');
+  t.same(states(p.b), [], 'B kept nothing');
+  // The refusal is unauthenticated: A waits a little for a better answer before giving up.
+  t.ok(p.a.log.some((l) => /unauthenticated IKE_SA_INIT answer \(peer answered NO_PROPOSAL_CHOSEN\)/.test(l)));
+  await p.advance(IKE_TIMERS.initErrorWaitMs);
   t.same(states(p.a), []);
   t.same(states(p.b), []);
-  t.ok(p.a.log.some((l) => /NO_PROPOSAL_CHOSEN/.test(l)));
+  t.ok(p.a.log.some((l) => /IKE_SA_INIT failed: peer answered NO_PROPOSAL_CHOSEN/.test(l)));
   t.ok(p.a.log.some((l) => /retrying in/.test(l)));
+});
+
+t.test('a forged refusal of IKE_SA_INIT that beats the real answer does not stop the set-up', async (t) => {
+  const p = await ikePair({ a: { start: 'wait' } });
+  t.teardown(() => p.stop());
+  let forged = 0;
+  p.net.fault = (d, from, to) => {
+    const at = d[0] === 0 && d[1] === 0 && d[2] === 0 && d[3] === 0 ? 4 : 0; // non-ESP marker on 4500
+    const request = to.addr === ADDR_B && d.length > at + 28 && d[at + 18] === EXCHANGE.IKE_SA_INIT && (d[at + 19]! & FLAG.R) === 0;
+    if (request && forged++ === 0) {
+      const spiI = new DataView(d.buffer, d.byteOffset + at).getBigUint64(0);
+      const refusal = encodeMessage(
+        { spiI, spiR: 0n, major: 2, minor: 0, exchange: EXCHANGE.IKE_SA_INIT, flags: FLAG.R, messageId: 0 },
+        [encodePayload(notifyPayload(NOTIFY.NO_PROPOSAL_CHOSEN))],
+      );
+      // Sent "from B" before B's real answer leaves: it reaches A first.
+      p.net.carry(at ? Uint8Array.of(0, 0, 0, 0, ...refusal) : refusal, to, from);
+    }
+    return [d];
+  };
+  p.a.agent.ike.up('gw-b');
+  await p.settle();
+  t.equal(forged, 1, 'one refusal forged');
+  bothUp(t, p, 'despite the forged refusal');
+  t.equal(p.a.agent.ike.drops.byReason['ike-init-unusable-answer'], 1, 'the forged answer counted');
+  await p.advance(IKE_TIMERS.initErrorWaitMs * 2);
+  bothUp(t, p, 'after the wait ran out');
+  t.notOk(p.a.log.some((l) => /IKE_SA_INIT failed/.test(l)), 'the attempt never failed');
 });
 
 t.test('wrong PSK: AUTHENTICATION_FAILED, no SA on either side', async (t) => {

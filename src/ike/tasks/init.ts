@@ -112,11 +112,30 @@ export function handleInitResponse(eng: IkeEngine, sa: IkeSa, h: IkeHeader, oute
   eng.trace('in', sa, EXCHANGE.IKE_SA_INIT, true, 0, data.length, outer);
   if (restart(eng, sa, m)) return;
   const err = errorNotify(m);
-  sa.window.response(0);
-  if (err) return void fail(eng, sa, `peer answered ${name(NOTIFY, err.notify)}`);
-  const why = completeInit(eng, sa, h, m, data);
-  if (why) return void fail(eng, sa, why);
+  const why = err ? `peer answered ${name(NOTIFY, err.notify)}` : completeInit(eng, sa, h, m, data);
+  if (why) return unusableAnswer(eng, sa, why);
   void startAuth(eng, sa).catch((e: unknown) => eng.failed(`${saName(sa)}: IKE_AUTH`, e));
+}
+
+/**
+ * An answer to IKE_SA_INIT that cannot be used (an error notify, a proposal we did not offer, a
+ * bad key share) is not authenticated: anyone on the path can send one faster than the real
+ * responder (RFC 7296 §2.21.1). So it does not end the attempt at once: the request stays
+ * outstanding for IKE_TIMERS.initErrorWaitMs, and a usable answer arriving meanwhile wins. Only
+ * then does the attempt fail, with the last reason seen.
+ */
+function unusableAnswer(eng: IkeEngine, sa: IkeSa, why: string): void {
+  eng.drops.bump('ike-init-unusable-answer');
+  const first = sa.initError === undefined;
+  sa.initError = why;
+  if (!first) return;
+  eng.log.info(`${saName(sa)}: unauthenticated IKE_SA_INIT answer (${why}); waiting ${IKE_TIMERS.initErrorWaitMs / 1000} s for another`);
+  const attempt = sa.initTries; // a COOKIE or INVALID_KE restart begins a new attempt
+  eng.timer(sa, IKE_TIMERS.initErrorWaitMs, 'ike-init-error', () => {
+    if (!sa.fsm.is('connecting') || sa.initError === undefined || sa.initTries !== attempt) return;
+    sa.window.response(0);
+    void fail(eng, sa, sa.initError);
+  });
 }
 
 /** COOKIE or INVALID_KE_PAYLOAD: send IKE_SA_INIT again, at most a few times. True if handled. */
@@ -126,6 +145,7 @@ function restart(eng: IkeEngine, sa: IkeSa, m: Inbound): boolean {
   if (!cookie && !invalidKe) return false;
   if (sa.initTries >= IKE_TIMERS.initRestartsMax) return false;
   sa.initTries++;
+  sa.initError = undefined;
   let group = sa.kex!.group;
   if (cookie) {
     sa.cookie = cookie.data;
@@ -160,6 +180,8 @@ function completeInit(eng: IkeEngine, sa: IkeSa, h: IkeHeader, m: Inbound, data:
   }
   const shared = sharedSecret(sa.kex!, ke.data);
   if (typeof shared === 'string') return shared;
+  sa.window.response(0);
+  sa.initError = undefined;
   sa.spiR = h.spiR;
   sa.nr = nr.data;
   sa.initResponse = data;
