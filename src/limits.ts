@@ -48,6 +48,8 @@ export const IKE_TIMERS = {
   temporaryFailureMs: 3_000,
   /** IKE_SA_INIT restarts (COOKIE, INVALID_KE_PAYLOAD) per attempt. */
   initRestartsMax: 3,
+  /** A log line unauthenticated requests can cause (no acceptable proposal) at most this often. */
+  unauthenticatedLogMs: 1_000,
   /**
    * After an unusable (unauthenticated) answer to IKE_SA_INIT, how long a usable one may still
    * arrive before the attempt fails. Under the first retransmission time, so a real refusal costs

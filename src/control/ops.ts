@@ -23,7 +23,8 @@ import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { VERSION } from '../version.js';
 import { KeylineError } from '../wire/errors.js';
-import { seconds, type AgentStatus, type ChildSaStatus, type InlineStatus, type PeerStatus } from './status.js';
+import { cookiesRequired } from '../ike/cookies.js';
+import { seconds, type AgentStatus, type ChildSaStatus, type IkeLoadStatus, type InlineStatus, type PeerStatus } from './status.js';
 import type { TimerBook } from './timers.js';
 
 /** `up` waits this long (wall clock) for the IKE SA to be established before answering. */
@@ -150,6 +151,20 @@ export function makeOperator(cx: OperatorContext): Operator {
     };
   }
 
+  function ikeLoad(): IkeLoadStatus {
+    const halfOpen = ike.halfOpenCount;
+    const l = ike.limits;
+    return {
+      sas: ike.sas().length,
+      halfOpen,
+      halfOpenPeak: ike.halfOpenPeak,
+      cookies: cookiesRequired(halfOpen, l.cookieThreshold),
+      cookieThreshold: l.cookieThreshold,
+      halfOpenMax: l.halfOpenMax,
+      ikeSaMax: l.ikeSaMax,
+    };
+  }
+
   function status(only?: string): AgentStatus {
     if (only !== undefined && !names().includes(only)) throw unknownPeer(only, names());
     const now = clock.now();
@@ -175,6 +190,7 @@ export function makeOperator(cx: OperatorContext): Operator {
       uptimeS: seconds(now - startedAt),
       tunnel: cx.tunnel,
       listen: cx.transports.map((t) => endpointText(t.local)),
+      ikeLoad: ikeLoad(),
       peers: withInline,
       drops: { driver: { ...driver.drops() }, ike: { ...ike.drops.byReason }, control: {} },
     };

@@ -52,6 +52,8 @@ export interface IkeSaStatus {
   /** The identity the peer proved, once authenticated. */
   readonly peerId?: string;
   readonly ageS: number;
+  /** The message ID our next request will carry, and the one the peer's next request must. */
+  readonly messageIds: { readonly send: number; readonly recv: number };
   readonly rekeyInS?: number;
   readonly children: readonly ChildSaStatus[];
 }
@@ -97,21 +99,71 @@ export interface DropStatus {
   readonly control: Readonly<Record<string, number>>;
 }
 
+/** The agent process's memory (process.memoryUsage()), bytes. */
+export interface MemoryStatus {
+  readonly heapUsed: number;
+  readonly rss: number;
+  /** Memory held outside the JS heap (Buffers, native crypto objects). */
+  readonly external: number;
+}
+
+/**
+ * The IKE responder's load against its DoS limits (src/limits.ts IKE_LIMITS): cookies are
+ * demanded while `halfOpen` is at or above `cookieThreshold`; new IKE_SA_INIT requests are
+ * dropped at `halfOpenMax` half-open or `ikeSaMax` IKE SAs. Cookies sent and requests dropped
+ * are counted in drops.ike (`ike-cookie-sent`, `half-open-cap`, `ike-sa-cap`).
+ */
+export interface IkeLoadStatus {
+  /** IKE SAs of all states, either role. */
+  readonly sas: number;
+  /** Responder IKE SAs past IKE_SA_INIT whose IKE_AUTH has not completed. */
+  readonly halfOpen: number;
+  /** The most half-open IKE SAs there have been at once since the agent started. */
+  readonly halfOpenPeak: number;
+  /** Whether IKE_SA_INIT requests must carry a cookie now. */
+  readonly cookies: boolean;
+  readonly cookieThreshold: number;
+  readonly halfOpenMax: number;
+  readonly ikeSaMax: number;
+}
+
 export interface AgentStatus {
   readonly version: string;
   readonly pid: number;
   readonly uptimeS: number;
   readonly tunnel: string;
   readonly listen: readonly string[];
+  /** Added by the control handler (the process's, not the agent model's); absent in process. */
+  readonly memory?: MemoryStatus;
+  readonly ikeLoad: IkeLoadStatus;
   readonly peers: readonly PeerStatus[];
   readonly drops: DropStatus;
 }
 
 export const seconds = (ms: number): number => Math.max(0, Math.round(ms / 1000));
 
+/** The memory part of the status, from the running process. */
+export function memoryStatus(): MemoryStatus {
+  const m = process.memoryUsage();
+  return { heapUsed: m.heapUsed, rss: m.rss, external: m.external };
+}
+
 // ---- text --------------------------------------------------------------------------------------
 
 const dur = (s: number): string => fmtDuration(Math.max(0, Math.round(s)));
+
+/** Bytes as MB with one decimal (10^6, as `free -m` does not but every router UI does). */
+const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
+
+function loadLines(s: AgentStatus): string[] {
+  const m = s.memory;
+  const l = s.ikeLoad;
+  const cookies = l.cookies ? `cookies ON (${l.halfOpen} half-open >= ${l.cookieThreshold})` : `cookies off (on at ${l.cookieThreshold} half-open)`;
+  return [
+    ...(m ? [`memory: RSS ${mb(m.rss)}, heap ${mb(m.heapUsed)}, external ${mb(m.external)}`] : []),
+    `IKE: ${l.sas} SA${l.sas === 1 ? '' : 's'} (cap ${l.ikeSaMax}), ${l.halfOpen} half-open (peak ${l.halfOpenPeak}, cap ${l.halfOpenMax}), ${cookies}`,
+  ];
+}
 
 const pairs = (r: Readonly<Record<string, number>>): string =>
   Object.entries(r)
@@ -159,7 +211,7 @@ function peerLines(p: PeerStatus): string[] {
 /** `keyline show` without --json: one block per peer, then the drop counters. */
 export function formatStatus(s: AgentStatus, only?: string): string {
   const lines: string[] = [];
-  if (!only) lines.push(`keyline ${s.version}, pid ${s.pid}, up ${dur(s.uptimeS)}, tunnel ${s.tunnel}, listening on ${s.listen.join(' ')}`);
+  if (!only) lines.push(`keyline ${s.version}, pid ${s.pid}, up ${dur(s.uptimeS)}, tunnel ${s.tunnel}, listening on ${s.listen.join(' ')}`, ...loadLines(s));
   const peers = only ? s.peers.filter((p) => p.name === only) : s.peers;
   for (const p of peers) lines.push(...peerLines(p));
   if (!only) {

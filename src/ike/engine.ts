@@ -95,8 +95,14 @@ export class IkeEngine {
   private readonly byInit = new Map<string, IkeSa>();
   /** Responder SAs whose IKE_AUTH has not completed: the count cookies and the cap look at. */
   private readonly halfOpen = new Set<IkeSa>();
+  /** The most half-open SAs at once since start (status: the caps held under a flood). */
+  halfOpenPeak = 0;
   private readonly listeners: ((e: EngineEvent) => void)[] = [];
   private readonly retryTimers = new Map<string, Timer>();
+  /** Inbound ESP packets of an SA's children at its last DPD tick (scheduleDpd). */
+  private readonly espInSeen = new WeakMap<IkeSa, number>();
+  /** SAs whose last answer carried INVALID_SYNTAX: closed once the request is done (closeIfSyntaxError). */
+  private readonly syntaxErrorSent = new WeakSet<IkeSa>();
   private stopped = false;
   readonly limits: IkeLimits;
 
@@ -201,6 +207,7 @@ export class IkeEngine {
     if (initKey) {
       this.byInit.set(initKey, sa);
       this.halfOpen.add(sa);
+      this.halfOpenPeak = Math.max(this.halfOpenPeak, this.halfOpen.size);
       this.timer(sa, IKE_TIMERS.halfOpenMs, 'half-open', () => {
         if (sa.fsm.is('connecting', 'authenticating')) void this.closeSa(sa, 'IKE_AUTH did not arrive');
       });
@@ -314,6 +321,13 @@ export class IkeEngine {
     const ms = sa.peer.dpd * 1000;
     this.timer(sa, ms, 'dpd', () => {
       if (sa.fsm.is('closed')) return;
+      // ESP that came in on its children proves the peer alive as well as IKE does: a liveness
+      // check only after silence (RFC 7296 §2.4), so it never holds up a rekey under traffic.
+      const espIn = sa.children.reduce((n, c) => n + (this.deps.driver.counters('in', c.spiIn)?.packets ?? 0), 0);
+      if (espIn !== this.espInSeen.get(sa)) {
+        this.espInSeen.set(sa, espIn);
+        if (espIn > 0) sa.lastRecvAt = this.now;
+      }
       if (this.now - sa.lastRecvAt >= ms && !sa.window.busy) sendDpd(this, sa);
       this.scheduleDpd(sa);
     });
@@ -382,6 +396,7 @@ export class IkeEngine {
   }
 
   private seal(sa: IkeSa, exchange: number, response: boolean, id: number, inner: readonly Payload[]): Uint8Array {
+    if (response && inner.some((p) => p.type === 'N' && p.notify === NOTIFY.INVALID_SYNTAX)) this.syntaxErrorSent.add(sa);
     const raw = inner.map(encodePayload);
     const bytes = sealMessage(this.header(sa, exchange, response, id), raw, sa.sk!.send, sa.iv!);
     this.trace('out', sa, exchange, response, id, bytes.length, raw);
@@ -439,20 +454,20 @@ export class IkeEngine {
   }
 
   /** Open SK and decode the inner payloads; undefined (counted) when it does not authenticate. */
-  private open(sa: IkeSa, h: IkeHeader, outer: RawPayload[], data: Uint8Array): { inner: RawPayload[] } | { malformed: true } | undefined {
+  private open(sa: IkeSa, h: IkeHeader, outer: RawPayload[], data: Uint8Array): { inner: RawPayload[] } | { malformed: string } | undefined {
     const r = openMessage(data, { ok: true, header: h, payloads: outer }, sa.sk!.recv);
-    if (!r.ok && r.reason === 'auth') {
-      this.drops.bump('ike-auth');
-      return undefined;
-    }
-    return r.ok ? { inner: r.inner } : { malformed: true };
+    if (r.ok) return { inner: r.inner };
+    if (r.reason === 'malformed') return { malformed: `undecodable SK content: ${r.why}` };
+    this.drops.bump('ike-auth');
+    return undefined;
   }
 
-  private decodeAll(raw: RawPayload[]): Payload[] | undefined {
+  /** The decoded payloads, or why one of them is malformed. */
+  private decodeAll(raw: RawPayload[]): Payload[] | string {
     try {
       return raw.map(decodePayload);
     } catch (e) {
-      if (e instanceof MalformedError) return undefined;
+      if (e instanceof MalformedError) return e.message;
       throw e;
     }
   }
@@ -474,18 +489,19 @@ export class IkeEngine {
 
   private onRequest(sa: IkeSa, h: IkeHeader, outer: RawPayload[], data: Uint8Array, from: Endpoint, via: IkeSocket): void {
     if (sa.processing === h.messageId) return this.drops.bump('ike-busy');
-    const verdict = sa.window.requestIn(h.messageId);
-    if (verdict !== 'process') return verdict === 'resent' ? undefined : this.drops.bump(`ike-${verdict}`);
+    const verdict = sa.window.requestIn(h.messageId, data);
+    // 'resent': answered again from the cache (a retransmission, or a replay: they look alike).
+    if (verdict !== 'process') return this.drops.bump(`ike-${verdict}`);
     const opened = this.open(sa, h, outer, data);
     if (!opened) return;
     this.authenticated(sa, from, true, via);
     const m = { exchange: h.exchange, messageId: h.messageId, raw: data, from, payloads: [] as Payload[], inner: [] as RawPayload[] };
-    if ('malformed' in opened) return this.refuse(sa, m, NOTIFY.INVALID_SYNTAX, 'undecodable SK content');
+    if ('malformed' in opened) return this.refuse(sa, m, NOTIFY.INVALID_SYNTAX, opened.malformed);
     this.trace('in', sa, h.exchange, false, h.messageId, data.length, opened.inner);
     const rules = checkRules(h.exchange, false, outer, opened.inner);
-    const payloads = rules.ok ? this.decodeAll(opened.inner) : undefined;
     if (!rules.ok) return this.refuse(sa, m, rules.notify ?? NOTIFY.INVALID_SYNTAX, rules.reason, rules.data);
-    if (!payloads) return this.refuse(sa, m, NOTIFY.INVALID_SYNTAX, 'malformed payload');
+    const payloads = this.decodeAll(opened.inner);
+    if (typeof payloads === 'string') return this.refuse(sa, m, NOTIFY.INVALID_SYNTAX, payloads);
     const msg: Inbound = { ...m, payloads, inner: opened.inner };
     sa.processing = h.messageId;
     const done = () => {
@@ -501,7 +517,12 @@ export class IkeEngine {
           return handleInformationalRequest(this, sa, msg);
       }
     })();
-    void work.catch((e: unknown) => this.failed(`${saName(sa)}: ${name(EXCHANGE, h.exchange)} request`, e)).finally(done);
+    void work
+      .catch((e: unknown) => this.failed(`${saName(sa)}: ${name(EXCHANGE, h.exchange)} request`, e))
+      .finally(() => {
+        done();
+        this.closeIfSyntaxError(sa);
+      });
   }
 
   /** CREATE_CHILD_SA: an IKE SA rekey (an IKE proposal) or a child SA, new or rekeyed. */
@@ -515,9 +536,21 @@ export class IkeEngine {
 
   /** Answer a request we cannot process with one error notify (RFC 7296 §2.21). */
   refuse(sa: IkeSa, m: Pick<Inbound, 'exchange' | 'messageId'>, notify: number, why: string, data: Uint8Array = new Uint8Array(0)): void {
-    this.log.warn(`${saName(sa)}: refusing ${name(EXCHANGE, m.exchange)} request ${m.messageId}: ${why}`);
+    this.log.warn(`${saName(sa)}: refusing ${name(EXCHANGE, m.exchange)} request ${m.messageId} with ${name(NOTIFY, notify)}: ${why}`);
     this.drops.bump('ike-refused');
     sa.window.respond(m.messageId, this.seal(sa, m.exchange, true, m.messageId, [notifyPayload(notify, data)]));
+    this.closeIfSyntaxError(sa);
+  }
+
+  /**
+   * INVALID_SYNTAX, sent for a request that passed the MAC and window checks or received in an
+   * answer to ours, "is considered fatal in both peers, meaning that the IKE SA is deleted without
+   * needing an explicit Delete payload" (RFC 7296 §2.21.3; §2.21.2 for IKE_AUTH).
+   */
+  private closeIfSyntaxError(sa: IkeSa): void {
+    if (!this.syntaxErrorSent.delete(sa) || sa.fsm.is('closed')) return;
+    void this.closeSa(sa, 'answered INVALID_SYNTAX (fatal, RFC 7296 §2.21.3)');
+    this.retryLater(sa.peer, 'answered INVALID_SYNTAX');
   }
 
   private onResponse(sa: IkeSa, h: IkeHeader, outer: RawPayload[], data: Uint8Array, from: Endpoint, via: IkeSocket): void {
@@ -528,23 +561,38 @@ export class IkeEngine {
     if (!sa.window.response(h.messageId)) return;
     sa.pending = undefined;
     this.authenticated(sa, from, false, via);
-    if ('malformed' in opened) return void this.failExchange(sa, pending, 'undecodable SK content in response');
+    if ('malformed' in opened) return void this.failExchange(sa, pending, opened.malformed);
     this.trace('in', sa, h.exchange, true, h.messageId, data.length, opened.inner);
     const rules = checkRules(h.exchange, true, outer, opened.inner);
-    const payloads = rules.ok ? this.decodeAll(opened.inner) : undefined;
-    if (!rules.ok || !payloads) return void this.failExchange(sa, pending, rules.ok ? 'malformed payload' : rules.reason);
+    if (!rules.ok) return void this.failExchange(sa, pending, rules.reason);
+    const payloads = this.decodeAll(opened.inner);
+    if (typeof payloads === 'string') return void this.failExchange(sa, pending, payloads);
     const msg: Inbound = { exchange: h.exchange, messageId: h.messageId, raw: data, from, payloads, inner: opened.inner };
+    const fatal = payloads.some((p) => p.type === 'N' && p.notify === NOTIFY.INVALID_SYNTAX);
     void Promise.resolve()
       .then(() => pending.onResponse(msg))
-      .catch((e: unknown) => this.failed(`${saName(sa)}: ${pending.what} response`, e));
+      .catch((e: unknown) => this.failed(`${saName(sa)}: ${pending.what} response`, e))
+      .then(() => {
+        if (!fatal || sa.fsm.is('closed')) return;
+        this.log.warn(`${saName(sa)}: peer answered ${pending.what} with INVALID_SYNTAX: closing the IKE SA (fatal, RFC 7296 §2.21.3)`);
+        void this.closeSa(sa, 'peer answered INVALID_SYNTAX');
+        this.retryLater(sa.peer, 'peer answered INVALID_SYNTAX');
+      });
   }
 
-  /** A response we cannot use: the exchange failed; an IKE SA that was not up yet is closed. */
+  /**
+   * An authenticated response we cannot use: the exchange failed. An IKE SA that was not up yet is
+   * closed. An established one is deleted and started over: the peers no longer agree on its
+   * state, and no error notify is sent about a response (RFC 7296 §2.21.3).
+   */
   private async failExchange(sa: IkeSa, pending: Pending, why: string): Promise<void> {
-    this.log.warn(`${saName(sa)}: ${pending.what} failed: ${why}`);
+    this.log.warn(`${saName(sa)}: ${pending.what} failed: unusable response: ${why}`);
     if (sa.fsm.is('connecting', 'authenticating')) {
       await this.closeSa(sa, why);
       this.retryLater(sa.peer, why);
+    } else if (sa.fsm.is('established', 'rekeying')) {
+      deleteIkeSa(this, sa, `unusable ${pending.what} response`);
+      this.retryLater(sa.peer, `unusable ${pending.what} response`);
     }
   }
 
@@ -668,6 +716,7 @@ export class IkeEngine {
       remote: endpointText(sa.remote),
       ...(sa.peerId && { peerId: sa.peerId }),
       ageS: seconds(now - sa.createdAt),
+      messageIds: { send: sa.window.nextRequestId, recv: sa.window.expectedRequestId },
       ...(sa.fsm.is('established') && inS(`${saName(sa)} ike-rekey`)),
       children: sa.children.map(child),
     });

@@ -1,5 +1,6 @@
 import { IKE_TIMERS } from '../limits.js';
 import type { Clock, Timer } from '../util/clock.js';
+import { equalCT } from '../wire/bytes.js';
 import { KeylineError } from '../wire/errors.js';
 
 /**
@@ -12,9 +13,13 @@ import { KeylineError } from '../wire/errors.js';
  *
  * Their requests: the next expected ID is processed once; its response is cached, and a
  * retransmitted request (the previous ID) gets the cached response again without being
- * processed twice. Anything older or newer is dropped and counted.
+ * processed twice. "A retransmission from the initiator MUST be bitwise identical to the
+ * original request" (§2.1), so a message with the previous ID and other bytes is not one: it is
+ * dropped ('drop-mismatch'), or anyone who knows the SPIs could make us send the cached answer to
+ * the peer again and again, larger than what they sent. Anything older or newer is dropped and
+ * counted.
  */
-export type Verdict = 'process' | 'resent' | 'drop-old' | 'drop-future' | 'drop-unexpected';
+export type Verdict = 'process' | 'resent' | 'drop-old' | 'drop-future' | 'drop-unexpected' | 'drop-mismatch';
 
 export interface ExchangeHooks {
   /** Put bytes on the wire towards the peer. */
@@ -39,7 +44,9 @@ export class ExchangeWindow {
   /** Requests built while the window was busy, sent in order as it frees up. */
   private readonly queue: ((id: number) => Uint8Array)[] = [];
   private expectedId: number;
-  private cached: { id: number; bytes: Uint8Array } | undefined;
+  private cached: { id: number; bytes: Uint8Array; request: Uint8Array | undefined } | undefined;
+  /** The request last told 'process' (a copy), kept with its response as the cache's key. */
+  private processingRequest: Uint8Array | undefined;
   readonly counters = { sent: 0, retransmits: 0, resent: 0, dropped: 0 };
 
   constructor(
@@ -59,6 +66,11 @@ export class ExchangeWindow {
   /** Message ID the next request of ours will carry. */
   get nextRequestId(): number {
     return this.nextId;
+  }
+
+  /** Message ID the peer's next request must carry. */
+  get expectedRequestId(): number {
+    return this.expectedId;
   }
 
   /**
@@ -90,10 +102,21 @@ export class ExchangeWindow {
     return true;
   }
 
-  /** A request arrived with this message ID: process it, re-send the cached answer, or drop. */
-  requestIn(id: number): Verdict {
-    if (id === this.expectedId) return 'process';
+  /**
+   * A request arrived with this message ID: process it, re-send the cached answer, or drop.
+   * `bytes`, the whole message, lets only a bitwise retransmission have the cached answer.
+   */
+  requestIn(id: number, bytes?: Uint8Array): Verdict {
+    if (id === this.expectedId) {
+      this.processingRequest = bytes?.slice();
+      return 'process';
+    }
     if (this.cached && id === this.cached.id) {
+      const req = this.cached.request;
+      if (req && bytes && !equalCT(req, bytes)) {
+        this.counters.dropped++;
+        return 'drop-mismatch';
+      }
       this.hooks.send(this.cached.bytes);
       this.counters.resent++;
       return 'resent';
@@ -105,7 +128,8 @@ export class ExchangeWindow {
   /** Our response to the request we were told to process; cached for retransmissions. */
   respond(id: number, bytes: Uint8Array): void {
     if (id !== this.expectedId) throw new KeylineError('IKE_RESPONSE_ID', `response for ${id}, expected ${this.expectedId}`);
-    this.cached = { id, bytes };
+    this.cached = { id, bytes, request: this.processingRequest };
+    this.processingRequest = undefined;
     this.expectedId++;
     this.hooks.send(bytes);
   }

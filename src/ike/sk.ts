@@ -115,7 +115,7 @@ export function sealMessage(header: HeaderFields, inner: readonly RawPayload[], 
  * 'malformed': authenticated, but the padding or the inner chain is broken. The peer holds the
  * keys, so this is answered with INVALID_SYNTAX (RFC 7296 §2.21.2).
  */
-export type OpenResult = { ok: true; inner: RawPayload[] } | { ok: false; reason: 'auth' | 'malformed' };
+export type OpenResult = { ok: true; inner: RawPayload[] } | { ok: false; reason: 'auth' } | { ok: false; reason: 'malformed'; why: string };
 
 export type DecodedOk = Extract<DecodedMessage, { ok: true }>;
 
@@ -133,14 +133,15 @@ export function openMessage(buf: Uint8Array, msg: DecodedOk, aead: Aead): OpenRe
   if (bodyAt < IKE.headerLen + IKE.genericLen || sk.body.length < aead.ivLen + aead.icvLen) return { ok: false, reason: 'auth' };
   const iv = buf.subarray(bodyAt, bodyAt + aead.ivLen);
   const plain = aead.open(buf.subarray(0, bodyAt), iv, buf.subarray(bodyAt + aead.ivLen));
-  if (plain === null || plain.length === 0) return { ok: false, reason: plain === null ? 'auth' : 'malformed' };
+  if (plain === null) return { ok: false, reason: 'auth' };
   // From here on the sender holds our keys: failures are 'malformed', not 'auth'.
+  if (plain.length === 0) return { ok: false, reason: 'malformed', why: 'no Pad Length' };
   const padLen = plain[plain.length - 1]!;
-  if (padLen + 1 > plain.length) return { ok: false, reason: 'malformed' };
+  if (padLen + 1 > plain.length) return { ok: false, reason: 'malformed', why: `Pad Length ${padLen} in ${plain.length} bytes` };
   try {
     return { ok: true, inner: decodePayloadChain(sk.innerFirst ?? PAYLOAD.NONE, plain.subarray(0, plain.length - 1 - padLen)) };
   } catch (e) {
-    if (e instanceof MalformedError) return { ok: false, reason: 'malformed' };
+    if (e instanceof MalformedError) return { ok: false, reason: 'malformed', why: e.message };
     throw e;
   }
 }

@@ -23,3 +23,23 @@ export function makeLogger(level: Level, sink: (line: string) => void = (l) => p
 }
 
 export const silentLogger: Logger = makeLogger('error', () => {});
+
+/**
+ * For a log line that unauthenticated peer input can cause once per packet: printed at most once
+ * per `everyMs`, saying how many like it were held back since, so a flood can neither drown the
+ * log nor spend the CPU writing it. The input is still counted where it is dropped.
+ */
+export function throttled(write: (msg: string) => void, everyMs: number, now: () => number): (msg: string) => void {
+  let last = -Infinity;
+  let held = 0;
+  return (msg) => {
+    const t = now();
+    if (t - last < everyMs) {
+      held++;
+      return;
+    }
+    last = t;
+    write(held ? `${msg} (${held} more like it since the last such line, not logged)` : msg);
+    held = 0;
+  };
+}

@@ -1,7 +1,7 @@
 /**
- * The inline header codec (README.md §3): golden bytes, round trips, and a mutation fuzzer —
- * bit flips, truncation, every value of every octet of the fixed part — on the decoder and on
- * the engine's header handling: nothing throws, nothing changes without a valid tag.
+ * The inline header codec (README.md §3): golden bytes, round trips, refusals, and mutated headers
+ * handed to the engine: nothing changes without a valid tag. The decoder's own mutation fuzz is in
+ * test/fuzz/inline.test.ts.
  */
 import t from 'tap';
 import { decodeHeader, encodeHeader, headerLen, HEADER_TYPE, INLINE_NEXT_HEADER, SCOPE } from '../../src/inline/header.js';
@@ -34,7 +34,7 @@ t.test('golden bytes: OFFER 48 octets, ANSWER 64, RETIRE 48', async (t) => {
   t.equal(INLINE_NEXT_HEADER, 253, 'RFC 3692 experimental protocol number');
 });
 
-t.test('the decoder refuses what is not a header, and never throws', async (t) => {
+t.test('the decoder refuses what is not a header', async (t) => {
   const good = encodeHeader({ next: 4, type: HEADER_TYPE.ANSWER, scope: 2, encrId: 20, keyBits: 256, replySpi: 999, lifetime: 600, nonce: N2, peerNonce: N1 });
   const fail = (b: Uint8Array) => {
     const d = decodeHeader(b);
@@ -46,15 +46,6 @@ t.test('the decoder refuses what is not a header, and never throws', async (t) =
   const reserved = good.slice();
   reserved[7] = 1;
   t.equal(fail(reserved), 'inline-reserved');
-  const r = rng(7);
-  let decoded = 0;
-  for (let i = 0; i < 20_000; i++) {
-    const b = good.slice(0, Math.floor(r() * (good.length + 8)));
-    const flips = 1 + Math.floor(r() * 4);
-    for (let k = 0; k < flips && b.length; k++) { const at = Math.floor(r() * b.length); b[at] = b[at]! ^ (1 << Math.floor(r() * 8)); }
-    if (!('fail' in decodeHeader(b))) decoded++;
-  }
-  t.ok(decoded > 0, `${decoded} mutants still decode (shape only; the tag decides)`);
 });
 
 t.test('mutated headers handed to the engine change nothing unless the tag verifies', async (t) => {
