@@ -109,9 +109,10 @@ export interface MemoryStatus {
 
 /**
  * The IKE responder's load against its DoS limits (src/limits.ts IKE_LIMITS): cookies are
- * demanded while `halfOpen` is at or above `cookieThreshold`; new IKE_SA_INIT requests are
- * dropped at `halfOpenMax` half-open or `ikeSaMax` IKE SAs. Cookies sent and requests dropped
- * are counted in drops.ike (`ike-cookie-sent`, `half-open-cap`, `ike-sa-cap`).
+ * demanded while `halfOpen` is at or above `cookieThreshold`; at `halfOpenMax` half-open SAs a
+ * new one evicts the oldest; at `ikeSaMax` IKE SAs new IKE_SA_INIT requests are dropped. Cookies
+ * sent, evictions, expiries and drops are counted in drops.ike (`ike-cookie-sent`,
+ * `half-open-evicted`, `half-open-expired`, `ike-sa-cap`).
  */
 export interface IkeLoadStatus {
   /** IKE SAs of all states, either role. */

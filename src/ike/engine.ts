@@ -13,7 +13,7 @@ import type { Endpoint } from '../sa/types.js';
 import { NON_ESP_MARKER } from '../esp/udp.js';
 import { endpointText, familyOf } from '../transport/transport.js';
 import type { Clock, Timer } from '../util/clock.js';
-import type { Logger } from '../util/log.js';
+import { throttled, type Logger } from '../util/log.js';
 import { concat } from '../wire/bytes.js';
 import { MalformedError } from '../wire/errors.js';
 import { name } from '../wire/iana.js';
@@ -105,6 +105,7 @@ export class IkeEngine {
   private readonly syntaxErrorSent = new WeakSet<IkeSa>();
   private stopped = false;
   readonly limits: IkeLimits;
+  private readonly halfOpenLog = throttled((m) => this.log.info(m), IKE_TIMERS.unauthenticatedLogMs, () => this.now);
 
   constructor(readonly deps: EngineDeps) {
     this.limits = { ...IKE_LIMITS, ...deps.limits };
@@ -189,14 +190,23 @@ export class IkeEngine {
 
   // ---- the table -------------------------------------------------------------------------------
 
-  /** Room for one more IKE SA? Counts the refusal when there is none. */
+  /**
+   * Room for one more IKE SA? Counts the refusal when there is none. A full half-open table makes
+   * room by dropping its oldest entry instead of refusing: half-open SAs are unauthenticated, and
+   * an attacker who can return cookies from many addresses would otherwise fill the table and
+   * lock every real peer out for `halfOpenMs`. With eviction a real peer only needs its IKE_AUTH
+   * to arrive before `halfOpenMax` newer IKE_SA_INITs do (0.5 s at 2,000 a second).
+   */
   admit(responder: boolean): boolean {
+    if (responder && this.halfOpen.size >= this.limits.halfOpenMax) {
+      const oldest = this.halfOpen.values().next().value;
+      if (oldest) {
+        this.drops.bump('half-open-evicted');
+        void this.closeSa(oldest, 'half-open table full: oldest dropped', { quiet: true });
+      }
+    }
     if (this.table.size >= this.limits.ikeSaMax) {
       this.drops.bump('ike-sa-cap');
-      return false;
-    }
-    if (responder && this.halfOpen.size >= this.limits.halfOpenMax) {
-      this.drops.bump('half-open-cap');
       return false;
     }
     return true;
@@ -209,7 +219,11 @@ export class IkeEngine {
       this.halfOpen.add(sa);
       this.halfOpenPeak = Math.max(this.halfOpenPeak, this.halfOpen.size);
       this.timer(sa, IKE_TIMERS.halfOpenMs, 'half-open', () => {
-        if (sa.fsm.is('connecting', 'authenticating')) void this.closeSa(sa, 'IKE_AUTH did not arrive');
+        if (!sa.fsm.is('connecting', 'authenticating')) return;
+        // Anyone can make half-open SAs: counted each, logged at most once a second.
+        this.drops.bump('half-open-expired');
+        this.halfOpenLog(`${saName(sa)}: IKE SA closed (IKE_AUTH did not arrive)`);
+        void this.closeSa(sa, 'IKE_AUTH did not arrive', { quiet: true });
       });
     }
   }

@@ -13,8 +13,9 @@
  *
  * Before it, requests with no acceptable proposal: refused without state, counted, and not one
  * log line each. After it, the flood from an attacker that can receive at its addresses and
- * returns every cookie: half-open SAs climb to IKE_LIMITS.halfOpenMax and no further
- * (`half-open-cap`), memory still under the cap, A's established SA untouched.
+ * returns every cookie: half-open SAs climb to IKE_LIMITS.halfOpenMax and no further (each new
+ * one past it evicts the oldest, `half-open-evicted`), memory still under the cap, A's
+ * established SA untouched.
  * Root only; never skips (test/netns/ns.ts requireNetnsTools).
  */
 import t from 'tap';
@@ -80,17 +81,17 @@ t.test('IKE_SA_INIT flood: cookies on, half-open and memory capped, a legitimate
 
   // ---- the flood from addresses that return every cookie ----------------------------------------
   const e = await ikeFloodRun(w, { rate: FLOOD.rate, ms: ECHO_MS, sources: FLOOD.sources, echoCookies: true, until: (s) => s.ikeLoad.halfOpenPeak >= IKE_LIMITS.halfOpenMax });
-  const capped = (e.after.drops.ike['half-open-cap'] ?? 0) - (e.before.drops.ike['half-open-cap'] ?? 0);
+  const capped = (e.after.drops.ike['half-open-evicted'] ?? 0) - (e.before.drops.ike['half-open-evicted'] ?? 0);
   const hwm2 = procMemory(b.pid).hwm;
   t.equal(e.after.ikeLoad.halfOpenPeak, IKE_LIMITS.halfOpenMax, `half-open SAs reached the cap ${IKE_LIMITS.halfOpenMax} and no more`);
-  t.ok(capped > 0, `requests past the cap dropped and counted: half-open-cap ${capped}`);
+  t.ok(capped > 0, `each request past the cap evicted the oldest half-open SA, counted: half-open-evicted ${capped}`);
   t.ok(e.heapPeak < MEMORY_CAP.heapUsed, `heap peak ${mb(e.heapPeak)} < ${mb(MEMORY_CAP.heapUsed)}`);
   t.ok(hwm2 < MEMORY_CAP.rss, `RSS high-water mark ${mb(hwm2)} < ${mb(MEMORY_CAP.rss)}`);
   t.equal(ikeSaOf(await w.show('a'))?.spiI, ikeSaOf(aShow)?.spiI, "A's IKE SA is untouched");
   t.ok((await w.ping(3)).received >= 2, 'and its tunnel still works');
   t.comment(
     `cookie-returning flood: offered ${perS(e.flood.sent, e.flood.elapsedMs)}/s for ${(e.flood.elapsedMs / 1000).toFixed(1)} s, ${e.flood.echoed} cookies returned, ` +
-      `half-open ${e.after.ikeLoad.halfOpen} (cap ${IKE_LIMITS.halfOpenMax}), half-open-cap drops ${capped}, heap peak ${mb(e.heapPeak)}, RSS HWM ${mb(hwm2)}`,
+      `half-open ${e.after.ikeLoad.halfOpen} (cap ${IKE_LIMITS.halfOpenMax}), half-open-evicted ${capped}, heap peak ${mb(e.heapPeak)}, RSS HWM ${mb(hwm2)}`,
   );
   t.same(b.stderr().split('\n').filter((l) => /^error:/.test(l)), [], "no errors in B's log");
 });

@@ -60,7 +60,7 @@ export async function attackSection(log: (s: string) => void): Promise<void> {
       row('spoofed', r);
       await w.control<DownResult>('a', { cmd: 'down', peer: 'b' }); // the next row's legitimate peer starts afresh
     }
-    // A's SA for the ESP floods, then the cookie-returning flood last: it leaves the half-open table full for 30 s.
+    // A's SA for the ESP floods, then the cookie-returning flood last: it leaves the half-open table full (of the attacker's SAs) for 30 s.
     const up = await w.control<UpResult>('a', { cmd: 'up', peer: 'b' });
     if (!up.established) throw new Error(`A's IKE SA did not come up for the ESP floods (${up.state})`);
     await new Promise((r) => setTimeout(r, 300)); // B's child SA is in by the time A's is

@@ -183,17 +183,27 @@ t.test('cookies switch on under a flood, and a legitimate peer still gets in', a
   t.ok(await p.ping('a'));
 });
 
-t.test('the half-open cap holds even against a flood that returns cookies', async (t) => {
+t.test('the half-open cap holds against a flood that returns cookies; the oldest make room, so a real peer gets in', async (t) => {
   const p = await ikePair({ a: { start: 'wait' }, b: { remote: undefined }, limits: { cookieThreshold: 4, halfOpenMax: 20 } });
   t.teardown(() => p.stop());
   flood(p, 60, true);
   await p.settle();
   const eng = p.b.agent.ike;
   t.equal(eng.halfOpenCount, 20, 'capped');
-  t.ok((eng.drops.byReason['half-open-cap'] ?? 0) >= 40, 'the rest dropped and counted');
-  // Half-open SAs time out, and then there is room again.
+  t.equal(eng.halfOpenPeak, 20, 'never above the cap');
+  t.equal(eng.drops.byReason['half-open-evicted'], 40, 'each one past the cap evicted the oldest, counted');
+  t.equal(eng.sas().length, 20, 'the evicted SAs are gone');
+  // The table is full of the attacker's SAs; a real peer's IKE_SA_INIT evicts one and gets in.
+  p.a.agent.ike.up('gw-b');
+  await p.settle();
+  t.ok(p.a.agent.ike.sas().some((s) => s.fsm.is('established')), 'A established with the table full');
+  t.ok(await p.ping('a'));
+  // Half-open SAs time out, and are counted when they do.
   await p.advance(31_000);
   t.equal(eng.halfOpenCount, 0, 'half-open SAs expired');
+  t.equal(eng.drops.byReason['half-open-expired'], 19, 'expiries counted');
+  const lines = p.b.log.filter((l) => /IKE SA closed \(IKE_AUTH did not arrive\)/.test(l));
+  t.equal(lines.length, 1, 'logged once: they all expired within a second (the count says how many)');
 });
 
 t.test('the IKE SA cap holds', async (t) => {
