@@ -158,6 +158,7 @@ function toIke(p: PeerConfig, reqid: number, local: LocalConfig): IkePeer {
     childLifetime: need(p.lifetime, 'lifetime'),
     rekeyMargin: need(p.rekeyMargin, 'rekey-margin'),
     dpd: need(p.dpd, 'dpd'),
+    dpdTimeout: need(p.dpdTimeout, 'dpd-timeout'),
     start: need(p.start, 'start'),
     replayWindow: p.replayWindow,
     inline: p.inline,

@@ -61,7 +61,7 @@ const ESP_DEFAULTS = /* @__PURE__ */ parseEspProposals(DEFAULT_ESP);
 const STATIC_ESP = /* @__PURE__ */ parseEspProposals('aes256gcm16');
 
 /** keying=ike defaults for the SA lifetimes, the rekey margin and dead peer detection, in seconds. */
-export const IKE_TIMES = { lifetime: HOUR, ikeLifetime: 4 * HOUR, rekeyMargin: 9 * MINUTE, dpd: 30 } as const;
+export const IKE_TIMES = { lifetime: HOUR, ikeLifetime: 4 * HOUR, rekeyMargin: 9 * MINUTE, dpd: 30, dpdTimeout: 2 * MINUTE } as const;
 
 /** Inline keying's settings get their defaults only where inline keying is on. */
 const withInline = <T>(value: T) => (peer: Partial<PeerKeys>): T | undefined => (peer.inline ? value : undefined);
@@ -191,6 +191,12 @@ export const PEER_SCHEMA: Schema<PeerKeys, LocalConfig> = {
     type: durationOrOff(DAY),
     derive: forIke(() => IKE_TIMES.dpd),
     doc: 'keying=ike: silence before a liveness check (dead peer detection); 0 or off turns it off (default 30s)',
+  },
+  dpdTimeout: {
+    key: 'dpd-timeout',
+    type: duration(2, DAY),
+    derive: forIke(() => IKE_TIMES.dpdTimeout),
+    doc: 'keying=ike, with dpd on: a peer that answered nothing for dpd + this is taken for dead, its SAs removed and, with start=initiate, set up again (default 2m)',
   },
   lifetime: {
     key: 'lifetime',

@@ -81,6 +81,8 @@ export interface PeerConfig {
   readonly start?: StartAction;
   /** keying=ike: seconds of silence before a liveness check; 0 is off. */
   readonly dpd?: number;
+  /** keying=ike: with dpd on, seconds of unanswered silence after dpd before the peer is taken for dead. */
+  readonly dpdTimeout?: number;
   /** Hard child SA lifetime in seconds (keying=ike: 1h by default; manual: none). */
   readonly lifetime?: number;
   /** keying=ike: IKE SA lifetime, seconds. */

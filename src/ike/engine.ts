@@ -342,8 +342,36 @@ export class IkeEngine {
         this.espInSeen.set(sa, espIn);
         if (espIn > 0) sa.lastRecvAt = this.now;
       }
-      if (this.now - sa.lastRecvAt >= ms && !sa.window.busy) sendDpd(this, sa);
+      if (this.deadPeer(sa)) return;
+      if (this.now - sa.lastRecvAt >= ms && !sa.window.busy) {
+        sendDpd(this, sa);
+        const timeout = sa.peer.dpdTimeout;
+        if (timeout !== undefined) this.timer(sa, timeout * 1000, 'dpd-timeout', () => void this.deadPeer(sa));
+      }
       this.scheduleDpd(sa);
+    });
+  }
+
+  /**
+   * RFC 7296 §2.4: the peer is taken for dead only when our requests have gone unanswered for a
+   * timeout period. That period is the retransmission budget (126 s) unless the connection sets
+   * `dpd-timeout`: then silence for dpd + dpd-timeout with a request outstanding is enough. True
+   * if the SA was closed for it (and the connection, if it initiates, started again).
+   */
+  private deadPeer(sa: IkeSa): boolean {
+    const timeout = sa.peer.dpdTimeout;
+    if (timeout === undefined || !sa.fsm.is('established', 'rekeying') || !sa.window.busy) return false;
+    const silentS = (this.now - sa.lastRecvAt) / 1000;
+    if (silentS < sa.peer.dpd + timeout) return false;
+    this.declareDead(sa, `nothing heard for ${Math.round(silentS)} s with requests unanswered (dpd ${sa.peer.dpd} s + dpd-timeout ${timeout} s)`);
+    return true;
+  }
+
+  /** Close an SA whose peer stopped answering; a connection that initiates comes back at once. */
+  private declareDead(sa: IkeSa, why: string): void {
+    this.log.warn(`${saName(sa)}: peer is not answering: ${why}`);
+    void this.closeSa(sa, why).then(() => {
+      if (sa.peer.start === 'initiate') this.initiate(sa.peer);
     });
   }
 
@@ -362,9 +390,7 @@ export class IkeEngine {
   private onGiveUp(sa: IkeSa, id: number): void {
     // A DELETE nobody answers still deletes; only an SA that should be up is brought up again.
     if (sa.fsm.is('deleting')) return void this.closeSa(sa, sa.closing ?? 'deleted', { keepChildren: sa.rekeyedTo !== undefined });
-    void this.closeSa(sa, `no answer to message ${id} after ${IKE_TIMERS.retransmitTries} retransmissions`).then(() => {
-      if (sa.peer.start === 'initiate') this.initiate(sa.peer);
-    });
+    this.declareDead(sa, `no answer to message ${id} after ${IKE_TIMERS.retransmitTries} retransmissions`);
   }
 
   // ---- driver events ---------------------------------------------------------------------------

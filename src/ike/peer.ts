@@ -41,6 +41,12 @@ export interface IkePeer {
   readonly rekeyMargin: number;
   /** Seconds without an authenticated message before a liveness check; 0 turns DPD off. */
   readonly dpd: number;
+  /**
+   * Seconds: with DPD on, an IKE SA whose requests have gone unanswered while nothing was heard
+   * for dpd + dpdTimeout is taken for dead, well before the retransmission budget runs out.
+   * Undefined: only the retransmission budget.
+   */
+  readonly dpdTimeout?: number;
   readonly start: StartAction;
   readonly replayWindow: number;
   /** Announce inline keying in IKE_AUTH (src/inline/README.md §7.1). */

@@ -70,6 +70,7 @@ t.test('an IkePeer with every default', async (t) => {
     childLifetime: 3600,
     rekeyMargin: 540,
     dpd: 30,
+    dpdTimeout: 120,
     start: 'initiate',
     replayWindow: 64,
     inline: false,

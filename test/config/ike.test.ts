@@ -44,6 +44,7 @@ t.test('a minimal keying=ike peer: every default', async (t) => {
     replayWindow: 64,
     start: 'initiate',
     dpd: 30,
+    dpdTimeout: 120,
     lifetime: 3600,
     ikeLifetime: 4 * 3600,
     rekeyMargin: 9 * 60,
@@ -132,7 +133,7 @@ t.test('keyline check: the effective keying=ike peer, psk masked, and it parses 
       'peer gw-b addr=192.0.2.2:4500 keying=ike id=ipv4:192.0.2.2 psk=<secret 32 bytes>' +
       ' ike=aes256gcm16-prfsha256-x25519,chacha20poly1305-prfsha256-x25519,aes128-sha256-modp2048' +
       ' esp=aes256gcm16,chacha20poly1305,aes128-sha256 mode=tunnel local-net=10.0.0.0/8 remote-net=10.1.0.0/16' +
-      ' replay-window=64 start=initiate dpd=30s lifetime=1h ike-lifetime=4h rekey-margin=9m inline=off\n',
+      ' replay-window=64 start=initiate dpd=30s dpd-timeout=2m lifetime=1h ike-lifetime=4h rekey-margin=9m inline=off\n',
   );
   t.same(
     secretPieces(12).filter((s) => out.includes(s)),
@@ -160,7 +161,7 @@ t.test('keyline check: the effective keying=ike peer, psk masked, and it parses 
 t.test('manual peers get none of the keying=ike defaults', async (t) => {
   const c = parseConfig(peer(''));
   const p = c.peers[0]!;
-  for (const f of ['id', 'localId', 'psk', 'ike', 'start', 'dpd', 'lifetime', 'ikeLifetime', 'rekeyMargin'] as const) {
+  for (const f of ['id', 'localId', 'psk', 'ike', 'start', 'dpd', 'dpdTimeout', 'lifetime', 'ikeLifetime', 'rekeyMargin'] as const) {
     t.equal(p[f], undefined, f);
   }
   for (const f of ['inline', 'inlineScope', 'inlineLifetime', 'inlineIdle', 'inlineMaxSpawn', 'pubkey'] as const) {
@@ -168,7 +169,7 @@ t.test('manual peers get none of the keying=ike defaults', async (t) => {
   }
   t.equal(p.esn, true, 'manual ESN from esn=, on by default');
   t.same(p.esp, [{ suite: 'aes256-sha256', esn: false }]);
-  t.notMatch(formatConfig(c), /start=|dpd=|ike=|rekey-margin=|ike-lifetime=|lifetime=|inline=|inline-scope=|inline-lifetime=|inline-idle=|inline-max-spawn=/);
+  t.notMatch(formatConfig(c), /start=|dpd=|dpd-timeout=|ike=|rekey-margin=|ike-lifetime=|lifetime=|inline=|inline-scope=|inline-lifetime=|inline-idle=|inline-max-spawn=/);
 });
 
 const cases: [string, string, string][] = [
@@ -223,9 +224,9 @@ const cases: [string, string, string][] = [
   [
     'keying=ike keys with keying=manual',
     peer(
-      'psk=hex:00112233445566778899aabbccddeeff ike=aes128-sha256-modp2048 id=fqdn:x.example local-id=fqdn:y.example start=wait dpd=off ike-lifetime=8h rekey-margin=5m',
+      'psk=hex:00112233445566778899aabbccddeeff ike=aes128-sha256-modp2048 id=fqdn:x.example local-id=fqdn:y.example start=wait dpd=off ike-lifetime=8h rekey-margin=5m dpd-timeout=10s',
     ),
-    ['psk 412', 'ike 453', 'id 480', 'local-id 498', 'start 522', 'dpd 533', 'ike-lifetime 541', 'rekey-margin 557']
+    ['psk 412', 'ike 453', 'id 480', 'local-id 498', 'start 522', 'dpd 533', 'ike-lifetime 541', 'rekey-margin 557', 'dpd-timeout 573']
       .map((kc) => {
         const [key, col] = kc.split(' ');
         const why = 'manually keyed SAs have no IKE: no authentication, identities, proposals, rekeying or liveness checks';
@@ -303,6 +304,11 @@ const cases: [string, string, string][] = [
     'dpd that is neither a duration nor off',
     IKE_LOCAL + ikePeer('dpd=never'),
     "keys:2:147: bad value 'never' for dpd in peer gw-b: expected a duration 0s..1d like 90s, 10m, 2h30m or 1d (a bare number is seconds), or off",
+  ],
+  [
+    'dpd-timeout under the 2 s the first retransmission needs',
+    IKE_LOCAL + ikePeer('dpd-timeout=1s'),
+    "keys:2:155: bad value '1s' for dpd-timeout in peer gw-b: 1s is out of range; expected 2s..1d",
   ],
   [
     'start with a typo',

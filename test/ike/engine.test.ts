@@ -3,6 +3,7 @@ import { parseIkeProposals, parseEspProposals } from '../../src/ike/proposals.js
 import { ikePair, states, childCount, messages, startSide, peerConfig, HOST_A, HOST_B } from './agents.js';
 import { prefix, subnetSelector } from '../../src/sa/selector.js';
 import type { Pair } from './agents.js';
+import { icmpEcho } from '../../src/sa/icmp.js';
 
 const up = (t: Test, p: Pair) => {
   t.same(states(p.a), ['established'], 'A established');
@@ -92,6 +93,39 @@ t.test('DPD: a vanished peer is detected, the SA removed and re-initiated', asyn
   drop = false;
   await p.advance(20_000, 2000);
   t.same(states(p.a).filter((s) => s === 'established'), ['established'], 're-established');
+});
+
+t.test('a responder that crashed and restarted: found within dpd + dpd-timeout, set up again at once', async (t) => {
+  const dpd = { dpd: 5, dpdTimeout: 10 };
+  const p = await ikePair({ a: dpd, b: dpd });
+  t.teardown(() => p.stop());
+  const old = p.a.agent.ike.sas()[0]!;
+  // B crashes: nothing it sends gets out (no DELETE); it comes back with the same configuration and no SAs.
+  p.net.fault = () => [];
+  await p.b.agent.stop();
+  for (const tr of p.b.agent.transports) p.net.detach(tr as never);
+  p.net.fault = undefined;
+  const b2 = await startSide(p.net, p.clock, 'b', peerConfig('b', dpd), 77);
+  t.teardown(() => b2.agent.stop());
+  const crashedAt = p.clock.now();
+  let upAt: number | undefined;
+  while (upAt === undefined && p.clock.now() - crashedAt < 60_000) {
+    await p.advance(500, 500);
+    if (b2.agent.ike.sas().some((s) => s.fsm.is('established'))) upAt = p.clock.now();
+  }
+  t.ok(upAt !== undefined, "A set the tunnel up again with the restarted B");
+  if (upAt === undefined) t.comment([...p.a.log.slice(-25), "--- b2", ...b2.log.slice(-15)].join("\n"));
+  // DPD fires after at most 2 × dpd of silence (its timer ticks every dpd), then dpd-timeout.
+  t.ok(upAt! - crashedAt <= (2 * 5 + 10) * 1000 + 1000, `within dpd + dpd tick + dpd-timeout + one exchange: ${(upAt! - crashedAt) / 1000} s`);
+  t.ok(p.a.log.some((l) => /peer is not answering: nothing heard for \d+ s with requests unanswered \(dpd 5 s \+ dpd-timeout 10 s\)/.test(l)), 'A says why');
+  t.ok(old.fsm.is('closed'), "A's old IKE SA is gone");
+  t.same(states(p.a), ['established'], 'A holds one IKE SA');
+  t.equal(childCount(p.a), 1, 'and one child SA');
+  t.equal(b2.agent.ike.sas().length, 1, 'B holds one IKE SA');
+  const before = b2.tun.written.length;
+  p.a.tun.inject(icmpEcho(HOST_A, HOST_B, 9, 1));
+  await p.settle();
+  t.equal(b2.tun.written.length, before + 1, 'traffic flows to the restarted B');
 });
 
 t.test('a restarted peer: INITIAL_CONTACT removes the stale SAs', async (t) => {

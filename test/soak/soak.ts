@@ -7,7 +7,7 @@
  * far, and the pings sent and answered. At the end it writes to the output folder:
  *
  *   samples.csv   one row per sample and agent
- *   soak.png      heap and RSS of both agents over time (legend boxes: A RSS, A heap, B RSS, B heap)
+ *   soak.png      heap and RSS of both agents in MB over the minutes, titled with the date and duration
  *   summary.txt   totals, loss, memory first/last/peak and the heap trend per hour
  *
  * Run as root: `SOAK_MINUTES=3 npm run soak -- OUTDIR` (the package script bundles test/soak/cli.ts).
@@ -20,7 +20,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { AgentStatus } from '../../src/control/status.js';
 import { cleanupLeftovers, createNamespacePair, execIn, requireNetnsTools, spawnIn, type NamespacePair, type Proc } from '../netns/ns.js';
-import { encodePng, lineChart, type Series } from './png.js';
+import { encodePng, lineChart, type Chart, type Series } from './png.js';
 
 const NET = { a: '198.51.100', b: '203.0.113' } as const;
 
@@ -90,7 +90,8 @@ export async function main(args: string[]): Promise<void> {
     await Promise.race([ping.exited, sleep(3000)]);
     const summary = summarize(samples, agents, ping.stdout());
     writeFileSync(join(out, 'samples.csv'), toCsv(samples));
-    writeFileSync(join(out, 'soak.png'), encodePng(lineChart({ width: 800, height: 400, series: plotSeries(samples) })));
+    const title = `keyline soak ${new Date(started).toISOString().slice(0, 10)}, ${minutes} min, rekeys every 4–7 s`;
+    writeFileSync(join(out, 'soak.png'), encodePng(memoryChart(samples, title)));
     writeFileSync(join(out, 'summary.txt'), summary);
     for (const [side, a] of Object.entries(agents)) writeFileSync(join(out, `agent-${side}.log`), a.proc.stderr());
     console.log(summary);
@@ -163,11 +164,16 @@ export function plotSeries(samples: readonly Sample[]): Series[] {
   const pts = (agent: 'a' | 'b', f: (s: Sample) => number | undefined) =>
     samples.filter((s) => s.agent === agent && f(s) !== undefined).map((s) => [s.minute, f(s)!] as const);
   return [
-    { name: 'A RSS MB', color: [214, 39, 40], points: pts('a', (s) => s.rssMb) },
-    { name: 'A heap MB', color: [255, 152, 150], points: pts('a', (s) => s.heapMb) },
-    { name: 'B RSS MB', color: [31, 119, 180], points: pts('b', (s) => s.rssMb) },
-    { name: 'B heap MB', color: [174, 199, 232], points: pts('b', (s) => s.heapMb) },
+    { name: 'a RSS', color: [214, 39, 40], points: pts('a', (s) => s.rssMb) },
+    { name: 'a heap', color: [255, 152, 150], points: pts('a', (s) => s.heapMb) },
+    { name: 'b RSS', color: [31, 119, 180], points: pts('b', (s) => s.rssMb) },
+    { name: 'b heap', color: [174, 199, 232], points: pts('b', (s) => s.heapMb) },
   ];
+}
+
+/** 1000×500 leaves room for the title at three pixels per font dot and the labels at two. */
+export function memoryChart(samples: readonly Sample[], title: string): Chart {
+  return lineChart({ width: 1000, height: 500, title, xLabel: 'minutes since start', yUnit: 'MB', series: plotSeries(samples) });
 }
 
 /** Least-squares slope of y over x (per unit of x). */
