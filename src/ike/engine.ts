@@ -38,6 +38,14 @@ import { spiText } from '../sa/sad.js';
 import { formatIkeProposal } from '../config/proposals.js';
 import { seconds, type ChildSaStatus, type IkeSaStatus, type PeerStatus } from '../control/status.js';
 
+/**
+ * How early a timer may run by the clock: Node's count in the whole milliseconds of the event
+ * loop's cached time, so a 3,000 ms timeout can run when performance.now() says 2,999.2 ms have
+ * passed. Silence measured from a DPD tick would then miss the next tick's liveness check, or the
+ * dpd-timeout check armed with it, and the dead peer would be found one whole `dpd` later.
+ */
+const TIMER_EARLY_MS = 5;
+
 export interface EngineDeps {
   readonly clock: Clock;
   readonly random: (n: number) => Uint8Array;
@@ -343,7 +351,7 @@ export class IkeEngine {
         if (espIn > 0) sa.lastRecvAt = this.now;
       }
       if (this.deadPeer(sa)) return;
-      if (this.now - sa.lastRecvAt >= ms && !sa.window.busy) {
+      if (this.now - sa.lastRecvAt + TIMER_EARLY_MS >= ms && !sa.window.busy) {
         sendDpd(this, sa);
         const timeout = sa.peer.dpdTimeout;
         if (timeout !== undefined) this.timer(sa, timeout * 1000, 'dpd-timeout', () => void this.deadPeer(sa));
@@ -361,8 +369,9 @@ export class IkeEngine {
   private deadPeer(sa: IkeSa): boolean {
     const timeout = sa.peer.dpdTimeout;
     if (timeout === undefined || !sa.fsm.is('established', 'rekeying') || !sa.window.busy) return false;
-    const silentS = (this.now - sa.lastRecvAt) / 1000;
-    if (silentS < sa.peer.dpd + timeout) return false;
+    const silentMs = this.now - sa.lastRecvAt;
+    if (silentMs + TIMER_EARLY_MS < (sa.peer.dpd + timeout) * 1000) return false;
+    const silentS = silentMs / 1000;
     this.declareDead(sa, `nothing heard for ${Math.round(silentS)} s with requests unanswered (dpd ${sa.peer.dpd} s + dpd-timeout ${timeout} s)`);
     return true;
   }

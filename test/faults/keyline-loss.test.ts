@@ -16,39 +16,12 @@
 import t from 'tap';
 import type * as Tap from 'tap';
 import { randomBytes } from 'node:crypto';
-import { registerCleanup, spawnIn } from '../netns/ns.js';
-import { parsePing, startKeyline, type Keyline } from '../interop/keyline-peer.js';
-import { ADDR, NET, faultWorld, ikeSas, keyFiles, restartKeyline, show, type RelayProc } from './world.js';
+import { startKeyline, type Keyline } from '../interop/keyline-peer.js';
+import { ADDR, agree, faultWorld, ikeSas, keyFiles, pinger, restartKeyline, show, type RelayProc } from './world.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** IKE_SA_INIT and IKE_AUTH each get six sends (2, 6, 14, 30, 62 s apart), then 64 s more. */
 const BUDGET_MS = 2 * 126_000;
-
-/** A ping every 200 ms from A's subnet to B's, with the arrival time of every reply. */
-function pinger(t: Tap.Test, ns: string) {
-  const replies: { seq: number; at: number }[] = [];
-  const proc = spawnIn(ns, ['ping', '-n', '-i', '0.2', '-W', '1', '-I', `${NET.a}.1`, `${NET.b}.1`]);
-  registerCleanup(t, () => proc.stop());
-  proc.onLine((l) => {
-    const m = /icmp_seq=(\d+)/.exec(l);
-    if (m && /bytes from/.test(l)) replies.push({ seq: Number(m[1]), at: Date.now() });
-  });
-  return {
-    replies,
-    since: (at: number) => replies.filter((r) => r.at >= at),
-    async finish() {
-      try {
-        process.kill(proc.pid, 'SIGINT');
-      } catch {
-        // gone
-      }
-      const timer = setTimeout(() => void proc.stop(), 3000);
-      await proc.exited;
-      clearTimeout(timer);
-      return parsePing(proc.stdout());
-    },
-  };
-}
 
 async function pair(t: Tap.Test, o: { seed: number; up?: string; down?: string; extra: string }) {
   const w = await faultWorld(t);
@@ -69,35 +42,13 @@ async function retransmissions(relay: RelayProc, a: Keyline, b: Keyline) {
   return { a: s.up.byClass.ike.received - sent(a), b: s.down.byClass.ike.received - sent(b), stats: s };
 }
 
-/** Both sides: one established IKE SA with the same SPIs, and the same installed child SA. */
-async function agree(t: Tap.Test, showA: () => Promise<import('../../src/control/status.js').AgentStatus>, showB: typeof showA, what: string) {
-  let last = '';
-  for (const end = Date.now() + 20_000; Date.now() < end; await sleep(500)) {
-    const [sa, sb] = [ikeSas(await showA()), ikeSas(await showB())];
-    last = JSON.stringify({ a: sa, b: sb });
-    const ca = sa[0]?.children.filter((c) => c.state === 'installed') ?? [];
-    const cb = sb[0]?.children.filter((c) => c.state === 'installed') ?? [];
-    if (
-      sa.length === 1 && sb.length === 1 && sa[0]!.state === 'established' && sb[0]!.state === 'established' &&
-      sa[0]!.spiI === sb[0]!.spiI && sa[0]!.spiR === sb[0]!.spiR &&
-      sa[0]!.children.length === 1 && sb[0]!.children.length === 1 && ca.length === 1 && cb.length === 1 &&
-      ca[0]!.spiIn === cb[0]!.spiOut && ca[0]!.spiOut === cb[0]!.spiIn
-    ) {
-      t.pass(`${what}: one IKE SA ${sa[0]!.spiI}/${sa[0]!.spiR} and one child SA ${ca[0]!.spiIn}/${ca[0]!.spiOut} on both sides`);
-      return { a: sa[0]!, b: sb[0]! };
-    }
-  }
-  t.fail(`${what}: the two sides do not agree: ${last}`);
-  return undefined;
-}
-
 t.test('30% loss each way behind a NAT: up, rekeys, pings, a NAT mapping change', { timeout: 150_000 }, async (t) => {
   const { w, relay, a, b, started, showA, showB } = await pair(t, {
     // Seed 6: the IKE_SA_INIT response is lost once and the IKE_AUTH request twice.
     seed: 6,
     up: 'loss=0.3',
     down: 'loss=0.3',
-    extra: 'lifetime=24s ike-lifetime=30s rekey-margin=5s dpd=5s',
+    extra: 'lifetime=30s ike-lifetime=40s rekey-margin=9s dpd=5s',
   });
   // ---- set-up ---------------------------------------------------------------------------------
   await a.waitLog(/child SA up/, { timeoutMs: BUDGET_MS });
@@ -121,7 +72,8 @@ t.test('30% loss each way behind a NAT: up, rekeys, pings, a NAT mapping change'
   t.pass(`child rekey under loss: ${childRekey.replace(/^.*?: /, '')}`);
   const ikeRekey = await Promise.race([a.waitLog(/IKE SA rekeyed to/, { from: rekeyFrom, timeoutMs: 60_000 }), b.waitLog(/IKE SA rekeyed to/, { timeoutMs: 60_000 })]);
   t.pass(`IKE rekey under loss: ${ikeRekey.replace(/^.*?: /, '')}`);
-  const before = await agree(t, showA, showB, 'after the rekeys');
+  // Rekeys go on all the time with these lifetimes: agreement may wait out a retransmission (2 + 6 + 14 s).
+  const before = await agree(t, showA, showB, 'after the rekeys', 45_000);
 
   // ---- the NAT forgets its mappings ------------------------------------------------------------------
   const oldRemote = before?.b.remote ?? '';
@@ -139,10 +91,11 @@ t.test('30% loss each way behind a NAT: up, rekeys, pings, a NAT mapping change'
   const p = await ping.finish();
   const ratio = p.replies.length / Math.max(1, p.transmitted);
   t.ok(ratio > 0.3 && ratio < 0.7, `pings: ${p.replies.length} of ${p.transmitted} answered (${(ratio * 100).toFixed(0)}%; 49% expected through 30% loss each way)`);
-  await agree(t, showA, showB, 'at the end');
+  await agree(t, showA, showB, 'at the end', 45_000);
   const r2 = await retransmissions(relay, a, b);
   t.comment(`whole run: A retransmitted ${r2.a} IKE messages, B ${r2.b}; relay: ${JSON.stringify({ up: r2.stats.up, down: r2.stats.down, rebinds: r2.stats.rebinds })}`);
   for (const k of [a, b]) t.same(k.grep(/^error:|\berror: /), [], 'no errors logged');
+  if (!t.passing()) t.comment(`A's log (info and up, last 80 lines):\n${a.grep(/\b(info|warn|error):/).slice(-80).join('\n')}`);
 });
 
 t.test('duplication, reordering, delay with jitter: up, every ping answered, duplicates dropped', { timeout: 90_000 }, async (t) => {

@@ -192,7 +192,7 @@ export async function startKeyline(t: Test, ns: string, dir: string, keys: strin
       return proc.exited;
     },
   };
-  await kl.waitLog(/keyline: listening on/, { timeoutMs: o.startTimeoutMs ?? 10_000 });
+  await kl.waitLog(/keyline: listening on/, { timeoutMs: o.startTimeoutMs ?? 20_000 });
   return kl;
 }
 
@@ -218,21 +218,22 @@ export async function ping(ns: string, src: string, dst: string, count = 3): Pro
 export function startPing(t: Test, ns: string, src: string, dst: string, intervalS = 0.2): { finish(): Promise<PingResult> } {
   const proc = spawnIn(ns, ['ping', '-n', '-i', String(intervalS), '-W', '1', '-I', src, dst]);
   registerCleanup(t, () => proc.stop());
-  return {
-    async finish() {
-      if (proc.running()) {
-        try {
-          process.kill(proc.pid, 'SIGINT');
-        } catch {
-          // gone already
-        }
-      }
-      const timer = setTimeout(() => void proc.stop(), 3000);
-      await proc.exited;
-      clearTimeout(timer);
-      return parsePing(proc.stdout() + proc.stderr());
-    },
-  };
+  return { finish: () => interruptPing(proc) };
+}
+
+/** Stop a running ping the way a user does (SIGINT, by PID; SIGKILL after 3 s) and read its summary. */
+export async function interruptPing(proc: Proc): Promise<PingResult> {
+  if (proc.running()) {
+    try {
+      process.kill(proc.pid, 'SIGINT');
+    } catch {
+      // gone already
+    }
+  }
+  const timer = setTimeout(() => void proc.stop(), 3000);
+  await proc.exited;
+  clearTimeout(timer);
+  return parsePing(proc.stdout() + proc.stderr());
 }
 
 export function parsePing(output: string): PingResult {
