@@ -203,7 +203,8 @@ export function getGc(): GcFn {
   return (gcFn = runInNewContext('gc') as GcFn);
 }
 
-async function settledMemory(): Promise<NodeJS.MemoryUsage> {
+/** process.memoryUsage() after a few full collections. */
+export async function settledMemory(): Promise<NodeJS.MemoryUsage> {
   const gc = getGc();
   for (let i = 0; i < 4; i++) {
     gc();

@@ -268,22 +268,35 @@ function roomFor(flows: number): void {
   caps.sadMax = Math.max(caps.sadMax, 2 * flows + 64);
 }
 
+/** Wire cost of the headers: flow 0's request and reply with headers (the first ones), then again without. */
+async function headerCost(p: BenchPair, ctr: ReturnType<typeof echo>): Promise<{ offerBytes: number; answerBytes: number }> {
+  p.recording = true;
+  await exchange(p, 0, 1, 1, ctr);
+  await exchange(p, 0, 1, 1, ctr);
+  p.recording = false;
+  const [offer, answer, plainReq, plainRep] = p.wire.filter((d) => d.exchange === 0);
+  if (!offer || !answer || !plainReq || !plainRep) throw new Error(`bench: expected four ESP datagrams for flow 0, saw ${p.wire.length}`);
+  p.wire.length = 0;
+  return { offerBytes: offer.len - plainReq.len, answerBytes: answer.len - plainRep.len };
+}
+
+/** Octets an inline OFFER and ANSWER add to the two packets of a new flow (the summary's figure, on its own pair of agents). */
+export async function inlineHeaderBytes(): Promise<{ offerBytes: number; answerBytes: number }> {
+  const p = await benchPair({ maxFlows: 64 });
+  try {
+    return await headerCost(p, echo(p));
+  } finally {
+    await p.stop();
+  }
+}
+
 async function rates(c: InlineBenchConfig): Promise<Pick<InlineFigures, 'inline' | 'established' | 'ike' | 'offerBytes' | 'answerBytes' | 'ccsBytes' | 'ccsMessages' | 'deleteBytes' | 'deleteMessages' | 'firstByteInline' | 'firstByteIke'>> {
   const total = c.warmup + c.flows + c.latencySamples + 2;
   roomFor(total);
   const p = await benchPair({ maxFlows: total + 64 });
   try {
     const ctr = echo(p);
-    // Wire cost of the headers: flow 0's request and reply with headers, then again without.
-    p.recording = true;
-    await exchange(p, 0, 1, 1, ctr);
-    await exchange(p, 0, 1, 1, ctr);
-    p.recording = false;
-    const [offer, answer, plainReq, plainRep] = p.wire.filter((d) => d.exchange === 0);
-    if (!offer || !answer || !plainReq || !plainRep) throw new Error(`bench: expected four ESP datagrams for flow 0, saw ${p.wire.length}`);
-    const offerBytes = offer.len - plainReq.len;
-    const answerBytes = answer.len - plainRep.len;
-    p.wire.length = 0;
+    const { offerBytes, answerBytes } = await headerCost(p, ctr);
 
     // New flows per second (after a warm-up), then the same packets on the flows just made.
     await exchange(p, 1, 1 + c.warmup, c.inFlight, ctr);

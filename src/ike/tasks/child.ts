@@ -194,10 +194,21 @@ export async function answerChild(eng: IkeEngine, sa: IkeSa, m: Inbound, o: Chil
     if (typeof s === 'string') return refused(NOTIFY.INVALID_SYNTAX, s);
     shared = s;
   }
-  const spiIn = await eng.deps.driver.allocSpi(spiHint(sa));
   const keys = deriveChildKeys(sa.prf!, sa.keys!.skD, chosen.proposal.suite, o.ni, o.nr, shared);
   shared?.fill(0);
-  const child = await installChild(eng, sa, { spiIn, spiOut: peerSpi, proposal: chosen.proposal, selectors, ni: o.ni, nr: o.nr, weInitiated: false, keys: ourKeys(keys, false) }, rekey);
+  let spiIn: number;
+  let child: ChildSa;
+  try {
+    spiIn = await eng.deps.driver.allocSpi(spiHint(sa));
+    child = await installChild(eng, sa, { spiIn, spiOut: peerSpi, proposal: chosen.proposal, selectors, ni: o.ni, nr: o.nr, weInitiated: false, keys: ourKeys(keys, false) }, rekey);
+  } catch (e) {
+    // The driver cannot take it (SAD full, the kernel refused): refuse this child and say so.
+    // Without an answer the peer retransmits the request and then deletes the IKE SA with all
+    // its other child SAs.
+    const full = (e as { code?: unknown }).code === 'SAD_FULL';
+    if (!full) eng.failed(`${saName(sa)}: installing a child SA`, e);
+    return refused(full ? NOTIFY.NO_ADDITIONAL_SAS : NOTIFY.TEMPORARY_FAILURE, `cannot install the child SA: ${(e as Error).message}`);
+  }
   const sap = { ...chosen.sa, proposals: chosen.sa.proposals.map((q) => ({ ...q, spi: spi32Bytes(spiIn) })) };
   const payloads: Payload[] = [
     ...(transport ? [notifyPayload(NOTIFY.USE_TRANSPORT_MODE)] : []),
