@@ -607,8 +607,9 @@ export class IkeEngine {
     if (!pending || pending.id !== h.messageId || pending.exchange !== h.exchange || !sa.window.busy) return this.drops.bump('ike-unexpected-response');
     const opened = this.open(sa, h, outer, data);
     if (!opened) return;
-    if (!sa.window.response(h.messageId)) return;
+    // Cleared before the window frees up: that may send a queued request, which sets its own.
     sa.pending = undefined;
+    if (!sa.window.response(h.messageId)) return void (sa.pending = pending);
     this.authenticated(sa, from, false, via);
     if ('malformed' in opened) return void this.failExchange(sa, pending, opened.malformed);
     this.trace('in', sa, h.exchange, true, h.messageId, data.length, opened.inner);

@@ -128,6 +128,23 @@ t.test('a responder that crashed and restarted: found within dpd + dpd-timeout, 
   t.equal(b2.tun.written.length, before + 1, 'traffic flows to the restarted B');
 });
 
+t.test('a request queued behind another gets its answer: an hour of rekeys queued behind liveness checks', async (t) => {
+  // Child rekeys every 20-25 s and DPD every 5 s: a rekey regularly waits in the window behind a
+  // liveness check. Its pending state must survive the window sending it when the check is answered.
+  const o = { childLifetime: 30, ikeLifetime: 60, rekeyMargin: 5, dpd: 5 };
+  const p = await ikePair({ a: o, b: o });
+  t.teardown(() => p.stop());
+  let lost = -1;
+  for (let s = 0; s < 3600 && lost < 0; s += 5) {
+    await p.advance(5000, 1000);
+    if (childCount(p.a) !== 1 || childCount(p.b) !== 1) lost = s;
+  }
+  t.equal(lost, -1, 'one child SA on each side all the time');
+  t.ok(p.a.events.filter((e) => e.type === 'child-up').length > 120, 'rekeyed all along (every 20-25 s)');
+  t.equal(p.a.agent.ike.drops.byReason['ike-unexpected-response'], undefined, 'no answer was dropped as unexpected at A');
+  t.equal(p.b.agent.ike.drops.byReason['ike-unexpected-response'], undefined, 'nor at B');
+});
+
 t.test('a restarted peer: INITIAL_CONTACT removes the stale SAs', async (t) => {
   const p = await ikePair();
   t.teardown(() => p.stop());
