@@ -59,7 +59,7 @@ export async function ikeFloodRun(w: AttackWorld, o: IkeFloodOptions): Promise<I
   const mem = sampler(w, 'b');
   const config: IkeFloodConfig = { target: { addr: ADDR.b, port: 500 }, rate: o.rate, durationMs: o.ms, sources: o.sources, echoCookies: o.echoCookies ?? false, base: o.echoCookies ? 80 : 64, ...(o.proposal && { proposal: o.proposal }) };
   const f = w.attacker('b', 'ike-flood', config);
-  await f.line((l) => l.startsWith('{"ready"'), 30_000);
+  await f.line((l) => l.startsWith('{"ready"'), 60_000); // 2,048 sockets to bind; slow on a loaded machine
   const started = Date.now();
   let legit: Promise<{ ms: number; up: UpResult }> | undefined;
   if (o.legitAtMs !== undefined) {

@@ -114,7 +114,9 @@ export function start(argv: readonly string[]): Child {
       if (done) return;
       kill('SIGTERM');
       const t = setTimeout(() => kill('SIGKILL'), graceMs);
-      await exited;
+      // 'close' also waits for every holder of its pipes (a helper the agent started): bounded, so
+      // the namespace clean-up that kills those helpers always gets its turn.
+      await Promise.race([exited, new Promise((r) => setTimeout(r, graceMs + 2000))]);
       clearTimeout(t);
     },
   };
