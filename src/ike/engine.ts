@@ -113,7 +113,9 @@ export class IkeEngine {
   private readonly syntaxErrorSent = new WeakSet<IkeSa>();
   private stopped = false;
   readonly limits: IkeLimits;
-  private readonly halfOpenLog = throttled((m) => this.log.info(m), IKE_TIMERS.unauthenticatedLogMs, () => this.now);
+  /** Log lines unauthenticated peers can cause once per packet, each kind at most once a second. */
+  private readonly halfOpenLog = this.throttledInfo();
+  readonly refusalLog = this.throttledInfo();
 
   constructor(readonly deps: EngineDeps) {
     this.limits = { ...IKE_LIMITS, ...deps.limits };
@@ -127,6 +129,10 @@ export class IkeEngine {
 
   get now(): number {
     return this.deps.clock.now();
+  }
+
+  private throttledInfo(): (msg: string) => void {
+    return throttled((m) => this.log.info(m), IKE_TIMERS.unauthenticatedLogMs, () => this.now);
   }
 
   on(listener: (e: EngineEvent) => void): void {
@@ -341,7 +347,7 @@ export class IkeEngine {
 
   private scheduleDpd(sa: IkeSa): void {
     const ms = sa.peer.dpd * 1000;
-    this.timer(sa, ms, 'dpd', () => {
+    this.timer(sa, this.untilDpdTick(sa, ms), 'dpd', () => {
       if (sa.fsm.is('closed')) return;
       // ESP that came in on its children proves the peer alive as well as IKE does: a liveness
       // check only after silence (RFC 7296 §2.4), so it never holds up a rekey under traffic.
@@ -351,13 +357,20 @@ export class IkeEngine {
         if (espIn > 0) sa.lastRecvAt = this.now;
       }
       if (this.deadPeer(sa)) return;
-      if (this.now - sa.lastRecvAt + TIMER_EARLY_MS >= ms && !sa.window.busy) {
-        sendDpd(this, sa);
-        const timeout = sa.peer.dpdTimeout;
-        if (timeout !== undefined) this.timer(sa, timeout * 1000, 'dpd-timeout', () => void this.deadPeer(sa));
-      }
+      if (this.now - sa.lastRecvAt + TIMER_EARLY_MS >= ms && !sa.window.busy) sendDpd(this, sa);
       this.scheduleDpd(sa);
     });
+  }
+
+  /**
+   * The next liveness tick comes in `dpd`, or sooner when an unanswered request's dpd-timeout
+   * deadline (deadPeer) falls before it: one timer per SA, however long dpd-timeout is.
+   */
+  private untilDpdTick(sa: IkeSa, ms: number): number {
+    const timeout = sa.peer.dpdTimeout;
+    if (timeout === undefined || !sa.window.busy || !sa.fsm.is('established', 'rekeying')) return ms;
+    const left = sa.lastRecvAt + (sa.peer.dpd + timeout) * 1000 - this.now;
+    return left > 0 ? Math.min(ms, left) : ms;
   }
 
   /**
@@ -598,8 +611,13 @@ export class IkeEngine {
    */
   private closeIfSyntaxError(sa: IkeSa): void {
     if (!this.syntaxErrorSent.delete(sa) || sa.fsm.is('closed')) return;
-    void this.closeSa(sa, 'answered INVALID_SYNTAX (fatal, RFC 7296 §2.21.3)');
-    this.retryLater(sa.peer, 'answered INVALID_SYNTAX');
+    void this.startOver(sa, 'answered INVALID_SYNTAX (fatal, RFC 7296 §2.21.3)');
+  }
+
+  /** Close the SA without a message and bring its connection up again later, if it initiates. */
+  private async startOver(sa: IkeSa, why: string): Promise<void> {
+    await this.closeSa(sa, why);
+    this.retryLater(sa.peer, why);
   }
 
   private onResponse(sa: IkeSa, h: IkeHeader, outer: RawPayload[], data: Uint8Array, from: Endpoint, via: IkeSocket): void {
@@ -625,8 +643,7 @@ export class IkeEngine {
       .then(() => {
         if (!fatal || sa.fsm.is('closed')) return;
         this.log.warn(`${saName(sa)}: peer answered ${pending.what} with INVALID_SYNTAX: closing the IKE SA (fatal, RFC 7296 §2.21.3)`);
-        void this.closeSa(sa, 'peer answered INVALID_SYNTAX');
-        this.retryLater(sa.peer, 'peer answered INVALID_SYNTAX');
+        void this.startOver(sa, 'peer answered INVALID_SYNTAX');
       });
   }
 
@@ -638,8 +655,7 @@ export class IkeEngine {
   private async failExchange(sa: IkeSa, pending: Pending, why: string): Promise<void> {
     this.log.warn(`${saName(sa)}: ${pending.what} failed: unusable response: ${why}`);
     if (sa.fsm.is('connecting', 'authenticating')) {
-      await this.closeSa(sa, why);
-      this.retryLater(sa.peer, why);
+      await this.startOver(sa, why);
     } else if (sa.fsm.is('established', 'rekeying')) {
       deleteIkeSa(this, sa, `unusable ${pending.what} response`);
       this.retryLater(sa.peer, `unusable ${pending.what} response`);

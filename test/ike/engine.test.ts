@@ -188,6 +188,16 @@ t.test('timers do not pile up: DPD for hours leaves a bounded set per IKE SA', a
   t.equal(now.initRequest.length + now.initResponse.length, 0, 'IKE_SA_INIT messages dropped once AUTH is done');
 });
 
+t.test('timers do not pile up with a dpd-timeout far longer than dpd', async (t) => {
+  const o = { dpd: 1, dpdTimeout: 3600 };
+  const p = await ikePair({ a: o, b: o });
+  t.teardown(() => p.stop());
+  const before = p.a.agent.ike.sas()[0]!.timers.length;
+  await p.advance(2 * 3600_000, 60_000);
+  const now = p.a.agent.ike.sas()[0]!;
+  t.ok(now.timers.length <= before + 1, `timers ${before} -> ${now.timers.length} after 7,200 liveness checks`);
+});
+
 t.test('transport mode between two hosts (USE_TRANSPORT_MODE)', async (t) => {
   const host = (a: string, b: string) => [subnetSelector(prefix(`${a}/32`), prefix(`${b}/32`))];
   const p = await ikePair({ a: { mode: 'transport', selectors: host(HOST_A, HOST_B) }, b: { mode: 'transport', selectors: host(HOST_B, HOST_A) } });

@@ -15,7 +15,6 @@ import type { Endpoint } from '../../sa/types.js';
 import { endpointText } from '../../transport/transport.js';
 import { MalformedError } from '../../wire/errors.js';
 import { KE, name } from '../../wire/iana.js';
-import { throttled } from '../../util/log.js';
 import { cookiesRequired } from '../cookies.js';
 import { EXCHANGE, FLAG, NAT_T_PORT, NOTIFY } from '../constants.js';
 import type { IkeEngine } from '../engine.js';
@@ -214,17 +213,6 @@ function float(eng: IkeEngine, sa: IkeSa): void {
 
 // ---- responder ---------------------------------------------------------------------------------
 
-/**
- * The log line an IKE_SA_INIT request can cause before anything is authenticated, throttled per
- * engine (IKE_TIMERS.unauthenticatedLogMs): one line per request would let a flood write the log.
- */
-const refusalLogs = new WeakMap<IkeEngine, (msg: string) => void>();
-function refusalLog(eng: IkeEngine): (msg: string) => void {
-  let f = refusalLogs.get(eng);
-  if (!f) refusalLogs.set(eng, (f = throttled((m) => eng.log.info(m), IKE_TIMERS.unauthenticatedLogMs, () => eng.now)));
-  return f;
-}
-
 /** A stateless answer: one notify, SPIr zero (§2.6, §1.2). */
 function answerStateless(eng: IkeEngine, h: IkeHeader, socket: IkeSocket, to: Endpoint, n: Payload): void {
   const bytes = encodeMessage({ spiI: h.spiI, spiR: 0n, major: 2, minor: 0, exchange: EXCHANGE.IKE_SA_INIT, flags: FLAG.R, messageId: 0 }, [encodePayload(n)]);
@@ -261,7 +249,7 @@ export function handleInitRequest(eng: IkeEngine, h: IkeHeader, outer: RawPayloa
   const chosen = selectProposal(offered, candidates.flatMap((p) => p.ike), 'ike', { keGroup: ke.group });
   if (!chosen) {
     eng.drops.bump('ike-no-proposal');
-    refusalLog(eng)(`IKE_SA_INIT from ${endpointText(from)}: no acceptable proposal`);
+    eng.refusalLog(`IKE_SA_INIT from ${endpointText(from)}: no acceptable proposal`);
     return answerStateless(eng, h, socket, from, notifyPayload(NOTIFY.NO_PROPOSAL_CHOSEN));
   }
   if (chosen.proposal.group !== ke.group) {
