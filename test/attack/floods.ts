@@ -59,7 +59,7 @@ export async function ikeFloodRun(w: AttackWorld, o: IkeFloodOptions): Promise<I
   const mem = sampler(w, 'b');
   const config: IkeFloodConfig = { target: { addr: ADDR.b, port: 500 }, rate: o.rate, durationMs: o.ms, sources: o.sources, echoCookies: o.echoCookies ?? false, base: o.echoCookies ? 80 : 64, ...(o.proposal && { proposal: o.proposal }) };
   const f = w.attacker('b', 'ike-flood', config);
-  await f.line((l) => l.startsWith('{"ready"'), 60_000); // 2,048 sockets to bind; slow on a loaded machine
+  await f.waitFor((l) => l.startsWith('{"ready"'), { timeoutMs: 60_000 }); // 2,048 sockets to bind; slow on a loaded machine
   const started = Date.now();
   let legit: Promise<{ ms: number; up: UpResult }> | undefined;
   if (o.legitAtMs !== undefined) {
@@ -75,9 +75,9 @@ export async function ikeFloodRun(w: AttackWorld, o: IkeFloodOptions): Promise<I
     for (let full = 0; Date.now() - started < o.ms && (!full || Date.now() - full < 1_000); await sleep(250)) {
       if (!full && o.until(await w.show('b'))) full = Date.now();
     }
-    f.write('stop');
+    f.write('stop\n');
   }
-  const flood = (JSON.parse(await f.line((l) => l.startsWith('{"done"'), o.ms + 20_000)) as { done: IkeFloodResult }).done;
+  const flood = (JSON.parse(await f.waitFor((l) => l.startsWith('{"done"'), { timeoutMs: o.ms + 20_000 })) as { done: IkeFloodResult }).done;
   const l = await legit;
   await sleep(300);
   const after = await w.show('b');
@@ -118,9 +118,9 @@ export async function espFloodRun(w: AttackWorld, kind: EspFloodConfig['kind'], 
   const spi = Number(child.spiIn);
   const udp0 = await w.udp('b');
   const f = w.attacker('b', 'esp-flood', { target: { addr: ADDR.b, port: 4500 }, kind, spi, avoid: [spi], rate: o.rate, durationMs: o.ms } satisfies EspFloodConfig);
-  await f.line((l) => l.startsWith('{"ready"'), 20_000);
+  await f.waitFor((l) => l.startsWith('{"ready"'), { timeoutMs: 20_000 });
   const pinging = w.ping(Math.max(5, Math.floor(o.ms / 100)), '0.1');
-  const done = (JSON.parse(await f.line((l) => l.startsWith('{"done"'), o.ms + 20_000)) as { done: EspFloodResult }).done;
+  const done = (JSON.parse(await f.waitFor((l) => l.startsWith('{"done"'), { timeoutMs: o.ms + 20_000 })) as { done: EspFloodResult }).done;
   const ping = await pinging;
   await sleep(300);
   const after = await w.show('b');

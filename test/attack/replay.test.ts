@@ -66,11 +66,11 @@ async function inject(relay: Child, list: readonly { to: 'a' | 'b'; port: number
   let id = 0;
   const from = relay.lines.length;
   for (const d of list) {
-    relay.write(JSON.stringify({ send: d.to, port: d.port, hex: Buffer.from(d.wire).toString('hex'), id: ++id }));
+    relay.write(`${JSON.stringify({ send: d.to, port: d.port, hex: Buffer.from(d.wire).toString('hex'), id: ++id })}\n`);
     if (id % 32 === 0) await sleep(5); // paced: a burst would measure the socket buffer, not keyline
   }
   const last = `{"sent":${id}}`;
-  await relay.line((l) => l === last, 10_000, from);
+  await relay.waitFor((l) => l === last, { timeoutMs: 10_000, from });
 }
 
 /** What must not change: SAs, SPIs, states, message IDs, per-SA traffic counters. */
@@ -100,7 +100,7 @@ async function setup(t: Test) {
   const w = await attackWorld({ bundle: BUNDLE, childArgv: [process.execPath, child.file], relay: true, startA: 'wait', peerExtra: 'dpd=off' });
   registerCleanup(t, w.close);
   const relay = w.attacker('b', 'relay', { facingA: ADDR.relayA, facingB: ADDR.relayB, agentB: ADDR.b, ports: [500, 4500] });
-  await relay.line((l) => l.startsWith('{"ready"'));
+  await relay.waitFor((l) => l.startsWith('{"ready"'));
   const up = await w.control<UpResult>('a', { cmd: 'up', peer: 'b' });
   t.ok(up.established, 'A and B are up through the relay');
   return { w, relay };

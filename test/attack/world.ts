@@ -8,16 +8,16 @@
  *                                        192.0.2.3/.4 the relay (with `relay: true`)
  *                                        127.x.y.z    the flooders (loopback: all of 127/8 is local)
  *
- * Self-contained (no esbuild: the bench bundle imports this too), so namespaces are made here,
- * named as test/netns/ns.ts names them (`kltest-<pid>-<n>…`) so its leftover sweep knows them.
+ * No esbuild (the bench bundle imports this too): processes come from test/netns/proc.ts, and
+ * namespaces are made here rather than by ns.ts, named as ns.ts names them (`kltest-<pid>-<n>…`) so its leftover sweep knows them.
  * Everything started is stopped by its PID; `close()` undoes it all and is safe to call twice.
  */
-import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from '../../src/control/client.js';
+import { run, spawnProc, type Proc } from '../netns/proc.js';
 import type { Request } from '../../src/control/protocol.js';
 import type { AgentStatus, ChildSaStatus, IkeSaStatus, MemoryStatus } from '../../src/control/status.js';
 
@@ -27,100 +27,8 @@ export type Shown = AgentStatus & { readonly memory: MemoryStatus };
 export const ADDR = { a: '192.0.2.1', b: '192.0.2.2', relayA: '192.0.2.3', relayB: '192.0.2.4' } as const;
 export const NET = { a: '198.51.100', b: '203.0.113' } as const;
 
-export function exec(argv: readonly string[], timeoutMs = 15_000, allowFail = false): Promise<{ code: number; stdout: string; stderr: string }> {
-  const [cmd, ...args] = argv;
-  return new Promise((resolve, reject) => {
-    execFile(cmd!, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 8 << 20 }, (e, stdout, stderr) => {
-      const code = e ? (typeof e.code === 'number' ? e.code : -1) : 0;
-      if (code !== 0 && !allowFail) return reject(new Error(`${argv.join(' ')}: exit ${code}: ${stderr.trim() || stdout.trim() || e?.message}`));
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** A process we started; stopped by its PID only. */
-export interface Child {
-  readonly pid: number;
-  readonly lines: string[];
-  stderr(): string;
-  running(): boolean;
-  readonly exited: Promise<number | null>;
-  write(line: string): void;
-  /** The first stdout line (from index `from`) that `match` accepts, seen or to come. */
-  line(match: (l: string) => boolean, timeoutMs?: number, from?: number): Promise<string>;
-  stop(graceMs?: number): Promise<void>;
-}
-
-export function start(argv: readonly string[]): Child {
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
-  if (child.pid === undefined) throw new Error(`could not start ${argv.join(' ')}`);
-  const pid = child.pid;
-  const lines: string[] = [];
-  let partial = '';
-  let err = '';
-  let done = false;
-  const wake = new Set<() => void>();
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    const parts = (partial + d).split('\n');
-    partial = parts.pop() ?? '';
-    lines.push(...parts);
-    for (const w of wake) w();
-  });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    err += d;
-    if (err.length > 4 << 20) err = err.slice(-(2 << 20)); // a bounded log, whatever the agent says
-    for (const w of wake) w();
-  });
-  child.stdin.on('error', () => {});
-  const exited = new Promise<number | null>((r) =>
-    child.once('close', (code) => {
-      done = true;
-      for (const w of wake) w();
-      r(code);
-    }),
-  );
-  const kill = (sig: NodeJS.Signals) => {
-    try {
-      if (!done) process.kill(pid, sig);
-    } catch {
-      // gone
-    }
-  };
-  return {
-    pid,
-    lines,
-    stderr: () => err,
-    running: () => !done,
-    exited,
-    write: (l) => void (done || child.stdin.write(l.endsWith('\n') ? l : l + '\n')),
-    line(match, timeoutMs = 15_000, from = 0) {
-      return new Promise((resolve, reject) => {
-        let i = from;
-        const check = () => {
-          for (; i < lines.length; i++) if (match(lines[i]!)) return end(() => resolve(lines[i]!));
-          if (done) end(() => reject(new Error(`${argv.slice(0, 4).join(' ')} exited: ${err.slice(-2000)}`)));
-        };
-        const timer = setTimeout(() => end(() => reject(new Error(`no such line from ${argv.slice(0, 4).join(' ')} in ${timeoutMs} ms: ${err.slice(-2000)}`))), timeoutMs);
-        const end = (f: () => void) => {
-          clearTimeout(timer);
-          wake.delete(check);
-          f();
-        };
-        wake.add(check);
-        check();
-      });
-    },
-    async stop(graceMs = 3000) {
-      if (done) return;
-      kill('SIGTERM');
-      const t = setTimeout(() => kill('SIGKILL'), graceMs);
-      // 'close' also waits for every holder of its pipes (a helper the agent started): bounded, so
-      // the namespace clean-up that kills those helpers always gets its turn.
-      await Promise.race([exited, new Promise((r) => setTimeout(r, graceMs + 2000))]);
-      clearTimeout(t);
-    },
-  };
-}
+/** A process of the attack world: `keyline run`, the flooder, the relay. */
+export type Child = Proc;
 
 /** Wait until `agent`'s log matches, or fail with its tail. */
 export async function logged(agent: Child, re: RegExp, what: string, ms = 15_000): Promise<void> {
@@ -174,7 +82,7 @@ export async function attackWorld(o: AttackWorldOptions): Promise<AttackWorld> {
   const close = once(async () => {
     for (const c of started.reverse()) await c.stop().catch(() => {});
     for (const n of made_) {
-      const pids = await exec(['ip', 'netns', 'pids', n], 5000, true).catch(() => undefined);
+      const pids = await run(['ip', 'netns', 'pids', n], { timeoutMs: 5000, allowFail: true }).catch(() => undefined);
       for (const p of pids?.stdout.split(/\s+/).filter(Boolean).map(Number) ?? []) {
         try {
           if (p > 1 && p !== process.pid) process.kill(p, 'SIGKILL'); // our namespace: only our processes run there
@@ -182,22 +90,22 @@ export async function attackWorld(o: AttackWorldOptions): Promise<AttackWorld> {
           // gone
         }
       }
-      await exec(['ip', 'netns', 'del', n], 5000, true).catch(() => {});
+      await run(['ip', 'netns', 'del', n], { timeoutMs: 5000, allowFail: true }).catch(() => {});
     }
     rmSync(dir, { recursive: true, force: true });
   });
   try {
     for (const n of [ns.a, ns.b]) {
-      await exec(['ip', 'netns', 'add', n]);
+      await run(['ip', 'netns', 'add', n]);
       made_.push(n);
-      await exec(['ip', '-n', n, 'link', 'set', 'lo', 'up']);
-      await exec(['ip', 'netns', 'exec', n, 'sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=1']);
+      await run(['ip', '-n', n, 'link', 'set', 'lo', 'up']);
+      await run(['ip', 'netns', 'exec', n, 'sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=1']);
     }
-    await exec(['ip', 'link', 'add', 'veth0', 'netns', ns.a, 'type', 'veth', 'peer', 'name', 'veth0', 'netns', ns.b]);
+    await run(['ip', 'link', 'add', 'veth0', 'netns', ns.a, 'type', 'veth', 'peer', 'name', 'veth0', 'netns', ns.b]);
     const addrs: [string, string][] = [[ns.a, ADDR.a], [ns.b, ADDR.b]];
     if (o.relay) addrs.push([ns.b, ADDR.relayA], [ns.b, ADDR.relayB]);
-    for (const [n, addr] of addrs) await exec(['ip', '-n', n, 'addr', 'add', `${addr}/24`, 'dev', 'veth0']);
-    for (const n of [ns.a, ns.b]) await exec(['ip', '-n', n, 'link', 'set', 'veth0', 'up']);
+    for (const [n, addr] of addrs) await run(['ip', '-n', n, 'addr', 'add', `${addr}/24`, 'dev', 'veth0']);
+    for (const n of [ns.a, ns.b]) await run(['ip', '-n', n, 'link', 'set', 'veth0', 'up']);
 
     const psk = randomBytes(32).toString('hex');
     const level = o.logLevel ?? 'info';
@@ -219,7 +127,7 @@ export async function attackWorld(o: AttackWorldOptions): Promise<AttackWorld> {
     const agent = (side: 'a' | 'b') => {
       const file = join(dir, `${side}.keys`);
       writeFileSync(file, `# ${side}.keys: written by test/attack/world.ts\n${keys[side].join('\n')}\n`, { mode: 0o600 });
-      const c = start(['ip', 'netns', 'exec', ns[side], process.execPath, o.bundle, 'run', '--config', file, '--socket', sock[side]]);
+      const c = spawnProc(['ip', 'netns', 'exec', ns[side], process.execPath, o.bundle, 'run', '--config', file, '--socket', sock[side]]);
       started.push(c);
       return c;
     };
@@ -244,16 +152,16 @@ export async function attackWorld(o: AttackWorldOptions): Promise<AttackWorld> {
       },
       control,
       async ping(count, interval = '0.2') {
-        const r = await exec(['ip', 'netns', 'exec', ns.a, 'ping', '-q', '-c', String(count), '-i', interval, '-W', '1', '-I', `${NET.a}.1`, `${NET.b}.1`], 10_000 + count * 1500, true);
+        const r = await run(['ip', 'netns', 'exec', ns.a, 'ping', '-q', '-c', String(count), '-i', interval, '-W', '1', '-I', `${NET.a}.1`, `${NET.b}.1`], { timeoutMs: 10_000 + count * 1500, allowFail: true });
         const m = /(\d+) packets transmitted, (\d+) received/.exec(r.stdout);
         return { sent: Number(m?.[1] ?? 0), received: Number(m?.[2] ?? 0), out: r.stdout.trim().split('\n').slice(-2).join('; ') };
       },
       attacker(side, mode, config) {
-        const c = start(['ip', 'netns', 'exec', ns[side], ...o.childArgv, mode, JSON.stringify(config)]);
+        const c = spawnProc(['ip', 'netns', 'exec', ns[side], ...o.childArgv, mode, JSON.stringify(config)]);
         started.push(c);
         return c;
       },
-      udp: async (side) => udpCounters((await exec(['ip', 'netns', 'exec', ns[side], 'cat', '/proc/net/snmp'])).stdout),
+      udp: async (side) => udpCounters((await run(['ip', 'netns', 'exec', ns[side], 'cat', '/proc/net/snmp'])).stdout),
       close,
     };
     if ((o.startA ?? 'initiate') === 'initiate') {

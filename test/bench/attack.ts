@@ -15,7 +15,8 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { IKE_LIMITS } from '../../src/limits.js';
 import type { DownResult, UpResult } from '../../src/control/ops.js';
 import { espFloodRun, ikeFloodRun, type IkeFloodRow } from '../attack/floods.js';
-import { attackWorld, exec } from '../attack/world.js';
+import { attackWorld } from '../attack/world.js';
+import { run } from '../netns/proc.js';
 import { table } from './table.js';
 
 export { main as attackChild } from '../attack/child.js';
@@ -41,7 +42,7 @@ const list = (v: string | undefined, d: number[]) => (v ? v.split(',').map(Numbe
 
 export async function attackSection(log: (s: string) => void): Promise<void> {
   log('\nUnder attack: keyline run (responder B, addr=any peer) in a namespace, floods from loopback sources, agent A as the legitimate peer');
-  const tools = (await exec(['which', 'ip', 'socat', 'ping'], 5000, true)).code === 0;
+  const tools = (await run(['which', 'ip', 'socat', 'ping'], { timeoutMs: 5000, allowFail: true })).code === 0;
   const why = missing() ?? (tools ? undefined : 'needs ip, socat and ping on PATH');
   if (why) return log(`not measured: ${why}`);
   const rates = list(process.env.KEYLINE_BENCH_ATTACK_RATES, [2_000, 5_000, 10_000, 20_000]);
