@@ -44,6 +44,11 @@ export const IKE_TIMERS = {
   reinitiateMs: 10_000,
   /** An old child or IKE SA replaced by a rekey goes this long after the peer's DELETE was due. */
   rekeyLingerMs: 30_000,
+  /**
+   * Attempts at a new child SA on a live IKE SA (the old one expired or the peer deleted it) are
+   * at least this far apart, so a peer that refuses or deletes it at once is not asked in a loop.
+   */
+  newChildSpacingMs: 10_000,
   /** Retry delay after the peer answered TEMPORARY_FAILURE (RFC 7296 §2.25). */
   temporaryFailureMs: 3_000,
   /** IKE_SA_INIT restarts (COOKIE, INVALID_KE_PAYLOAD) per attempt. */

@@ -29,7 +29,7 @@ import { openMessage, sealMessage } from './sk.js';
 import { StateMachine } from './state.js';
 import { handleInitRequest, handleInitResponse, startInit } from './tasks/init.js';
 import { handleAuthRequest } from './tasks/auth.js';
-import { answerCreateChild, startChildRekey, removeChild } from './tasks/child.js';
+import { answerCreateChild, hasLiveChild, removeChild, startChildRekey, startNewChild } from './tasks/child.js';
 import { handleInformationalRequest, sendDpd, deleteIkeSa } from './tasks/info.js';
 import { answerIkeRekey, startIkeRekey } from './tasks/ike-rekey.js';
 import { notifyPayload } from './tasks/init.js';
@@ -182,6 +182,28 @@ export class IkeEngine {
     if (this.stopped || !peer.remote || !this.wanted(peer)) return;
     if (this.sasOf(peer).some((s) => s.fsm.is('connecting', 'authenticating', 'established', 'rekeying'))) return;
     this.guard(`${peer.name}: initiate`, () => startInit(this, peer));
+  }
+
+  /**
+   * Traffic (an acquire) or `start=initiate` wants the connection up: a new child SA on its live
+   * IKE SA when the child is gone, else a new IKE SA, which brings one in IKE_AUTH.
+   */
+  wantChild(peer: IkePeer): void {
+    if (this.stopped || !this.wanted(peer)) return;
+    const live = this.sasOf(peer).find((s) => s.fsm.is('established') && !s.rekeyedTo);
+    if (live) return startNewChild(this, live);
+    this.initiate(peer);
+  }
+
+  /**
+   * A child SA went without a successor (hard lifetime after a failed rekey, deleted by the peer
+   * alone, a failed new child). A connection kept up (start=initiate) asks for another; during an
+   * IKE rekey, once it is over.
+   */
+  childGone(sa: IkeSa): void {
+    if (sa.peer.start !== 'initiate' || hasLiveChild(sa)) return;
+    if (sa.fsm.is('established')) this.wantChild(sa.peer);
+    else if (sa.fsm.is('rekeying')) this.retryLater(sa.peer, 'child SA gone during an IKE rekey');
   }
 
   /** Close every IKE SA of `peer` with DELETE (the peer's `down`). */
@@ -404,7 +426,7 @@ export class IkeEngine {
     this.log.info(`${peer.name}: retrying in ${ms / 1000} s (${why})`);
     const t = this.deps.clock.after(ms, `${peer.name} re-initiate`, () => {
       this.retryTimers.delete(peer.name);
-      this.initiate(peer);
+      this.wantChild(peer);
     });
     this.retryTimers.set(peer.name, t);
   }
@@ -420,7 +442,7 @@ export class IkeEngine {
   private onDriverEvent(e: DriverEvent): void {
     if (e.type === 'acquire') {
       const p = this.deps.peers.find((x) => x.reqid === e.reqid);
-      if (p && p.start !== 'wait') this.initiate(p);
+      if (p && p.start !== 'wait') this.wantChild(p);
       return;
     }
     if (e.type !== 'expire') return;

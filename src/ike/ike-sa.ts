@@ -115,6 +115,11 @@ export interface IkeSa {
   closing?: string;
   /** Both sides announced inline keying in IKE_AUTH (src/inline/README.md §7.1). */
   inline?: boolean;
+  /**
+   * A new child SA on this IKE SA (not a rekey): 'asking' while the CREATE_CHILD_SA is out,
+   * 'waiting' while a timer holds the next attempt back; `askedAt` spaces the attempts.
+   */
+  newChild?: { state: 'asking' | 'waiting' | 'idle'; askedAt: number };
 }
 
 /** Our SPI of an IKE SA: the key of the engine's table. */
