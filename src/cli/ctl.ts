@@ -16,7 +16,7 @@ import { KeylineError } from '../wire/errors.js';
 import { parseArgs } from './args.js';
 
 /** Error codes from the agent that are the caller's mistake (exit 2); anything else exits 1. */
-const USER_ERRORS = new Set(['USAGE', 'UNKNOWN_PEER', 'NO_ADDRESS', 'BAD_REQUEST', 'UNKNOWN_COMMAND', 'CONFIG', 'CONFIG_READ', 'CONFIG_PERMS', 'CONFIG_RESTART']);
+const USER_ERRORS = new Set(['USAGE', 'UNKNOWN_PEER', 'NO_ADDRESS', 'STATIC_PEER', 'BAD_REQUEST', 'UNKNOWN_COMMAND', 'CONFIG', 'CONFIG_READ', 'CONFIG_PERMS', 'CONFIG_RESTART']);
 
 export const exitCodeFor = (code: string): number => (USER_ERRORS.has(code) ? 2 : 1);
 

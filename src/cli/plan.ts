@@ -81,7 +81,7 @@ function inlineParents(c: Config, reqid: (name: string, i: number) => number): P
     if (p.keying === 'ike') return void out.push(spec);
     const remote = p.addr as Endpoint;
     const root = staticRoot(c, p);
-    out.push({ ...spec, static: { root, local: espEndpoint(c.local, remote)!, remote, skew: c.local.inlineSkew } });
+    out.push({ ...spec, static: { keying: p.keying, root, local: espEndpoint(c.local, remote)!, remote, skew: c.local.inlineSkew } });
   });
   return out;
 }

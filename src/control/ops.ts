@@ -108,9 +108,18 @@ export function makeOperator(cx: OperatorContext): Operator {
     return r;
   };
 
+  /** psk-static and x25519-static peers: inline parents of their own, with no session. */
+  const statics = () => (plan.inline ?? []).filter((p) => p.static);
   const names = () =>
-    [...plan.manual.map((m) => [m.peer, m.reqid] as const), ...plan.ike.map((p) => [p.name, p.reqid] as const)].sort((x, y) => x[1] - y[1]).map(([n]) => n);
+    [...plan.manual.map((m) => [m.peer, m.reqid] as const), ...plan.ike.map((p) => [p.name, p.reqid] as const), ...statics().map((p) => [p.peer, p.reqid] as const)]
+      .sort((x, y) => x[1] - y[1])
+      .map(([n]) => n);
   const manualOf = (name: string) => plan.manual.find((m) => m.peer === name);
+  /** up and down have nothing to act on for a static peer: its SAs come and go with its flows. */
+  const refuseStatic = (name: string, cmd: 'up' | 'down') => {
+    const s = statics().find((p) => p.peer === name)?.static;
+    if (s) throw new KeylineError('STATIC_PEER', `peer '${name}' is keyed ${s.keying}: it has no IKE SA or fixed SA to bring ${cmd}; its inline SAs come with traffic and go after inline-idle`);
+  };
 
   async function addManualSas(m: ManualPeer): Promise<void> {
     const s = manualSas(m);
@@ -176,6 +185,10 @@ export function makeOperator(cx: OperatorContext): Operator {
       peers.push({ name: m.peer, keying: 'manual', remote: endpointText(m.remote), reqid: m.reqid, down: manualDown.has(m.peer), ...(sa && { manual: sa }) });
     }
     for (const p of ike.status(dueAt)) if (only === undefined || p.name === only) peers.push(p);
+    for (const p of statics()) {
+      if (only !== undefined && p.peer !== only) continue;
+      peers.push({ name: p.peer, keying: p.static!.keying, remote: endpointText(p.static!.remote), reqid: p.reqid, down: false });
+    }
     // The key file's order at first; peers a reload added come last (their reqids are newer).
     peers.sort((a, b) => a.reqid - b.reqid);
     const withInline = cx.inlineStatus
@@ -206,6 +219,7 @@ export function makeOperator(cx: OperatorContext): Operator {
         return { peer: name, keying: 'manual' as const, action: had ? 'already-installed' : 'installed', state: 'installed', established: true };
       });
     }
+    refuseStatic(name, 'up');
     const action = ike.up(name);
     if (action === undefined) throw unknownPeer(name, names());
     if (action === 'no-address') throw new KeylineError('NO_ADDRESS', `peer '${name}' has addr=any: it only answers; bring it up from the other side`);
@@ -237,6 +251,7 @@ export function makeOperator(cx: OperatorContext): Operator {
         return { peer: name, keying: 'manual' as const, deleted: n };
       });
     }
+    refuseStatic(name, 'down');
     const n = ike.down(name);
     if (n === undefined) throw unknownPeer(name, names());
     log.info(`${name}: down requested by the operator (${n} IKE SA${n === 1 ? '' : 's'})`);

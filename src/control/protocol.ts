@@ -29,6 +29,7 @@
  *   UNKNOWN_COMMAND  cmd is not one of the above
  *   UNKNOWN_PEER     no peer of that name (show, up, down)
  *   NO_ADDRESS       up of an addr=any peer (it only answers)
+ *   STATIC_PEER      up or down of a psk-static or x25519-static peer (no session to act on)
  *   CONFIG, CONFIG_READ, CONFIG_PERMS   reload: the key file is wrong (the message has one
  *                    `file:line:column: text` line per problem); nothing was applied
  *   CONFIG_RESTART   reload: the local entry changed in a way only a restart applies

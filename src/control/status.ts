@@ -73,9 +73,12 @@ export interface InlineStatus {
   readonly counters?: Readonly<Record<string, number>>;
 }
 
+export type Keying = 'ike' | 'manual' | 'psk-static' | 'x25519-static';
+
 export interface PeerStatus {
   readonly name: string;
-  readonly keying: 'ike' | 'manual';
+  /** psk-static and x25519-static peers have no session: only their inline SAs (`inline`). */
+  readonly keying: Keying;
   /** "192.0.2.2:4500", or "any" for a responder-only IKE peer. */
   readonly remote: string;
   readonly reqid: number;
@@ -201,10 +204,11 @@ function peerLines(p: PeerStatus): string[] {
   if (p.keying === 'ike' && !p.ikeSas?.length) out.push('  no IKE SA');
   if (p.manual) out.push(...childLines('manual SA', p.manual, '  '));
   else if (p.keying === 'manual') out.push('  no SA installed');
-  if (p.inline) {
-    const c = p.inline.counters && pairs(p.inline.counters);
-    out.push(`  inline keying: ${p.inline.sas.length} spawned SA${p.inline.sas.length === 1 ? '' : 's'}${c ? `, ${c}` : ''}`);
-    for (const s of p.inline.sas) out.push(...childLines('inline SA', s, '    ', ` ${s.flow}`));
+  if (p.inline || p.keying.endsWith('-static')) {
+    const sas = p.inline?.sas ?? [];
+    const c = p.inline?.counters && pairs(p.inline.counters);
+    out.push(`  inline keying: ${sas.length} spawned SA${sas.length === 1 ? '' : 's'}${c ? `, ${c}` : ''}`);
+    for (const s of sas) out.push(...childLines('inline SA', s, '    ', ` ${s.flow}`));
   }
   return out;
 }

@@ -32,6 +32,8 @@ export interface ParentSpec {
 }
 
 export interface StaticSpec {
+  /** How S0 came about (the key file's keying), for `keyline show`. */
+  readonly keying: 'psk-static' | 'x25519-static';
   /** S0 of README.md §7.2/§7.3. */
   readonly root: Uint8Array;
   readonly local: Endpoint;

@@ -171,7 +171,7 @@ t.test('a keying=psk-static peer: an inline parent with a static root and every 
     selectors: p!.selectors,
     replayWindow: 64,
     pathMtu: 1500,
-    static: { root: p!.static!.root, local: { addr: '0.0.0.0', port: 4500 }, remote: { addr: '192.0.2.2', port: 4500 }, skew: 120 },
+    static: { keying: 'psk-static', root: p!.static!.root, local: { addr: '0.0.0.0', port: 4500 }, remote: { addr: '192.0.2.2', port: 4500 }, skew: 120 },
   });
   t.same(p!.selectors.map(sel), ['198.51.100.0/24 <-> 203.0.113.0/24']);
   t.equal(hexOf(p!.static!.root), PSK_ROOT, 'S0 = HMAC-SHA-256(psk, "keyline inline psk-static")');

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { formatStatus, type AgentStatus, type PeerStatus } from '../../src/control/status.js';
 import { KeylineError } from '../../src/wire/errors.js';
-import { ENTRIES, HOST, keys, world, ikeStates, type World } from './world.js';
+import { ADDR, ENTRIES, HOST, keys, world, ikeStates, type World } from './world.js';
 
 const A = ENTRIES.a;
 const B = ENTRIES.b;
@@ -174,6 +174,30 @@ t.test('inline keying hook: shown under its peer when the agent is given one', a
   const text = formatStatus(s);
   t.match(text, /inline keying: 1 spawned SA, spawned=1/);
   t.match(text, /inline SA installed 198\.51\.100\.7 -> 203\.0\.113\.9: in 0x00000abc out 0x00000def/);
+});
+
+t.test('psk-static peers are shown with their inline SAs; up and down say why they do not apply', async (t) => {
+  const w = world();
+  t.teardown(() => w.stop());
+  const psk = `hex:${'33'.repeat(32)}`;
+  await w.start('c', keys(ENTRIES.c.local, `peer s-a addr=${ADDR.a} keying=psk-static psk=${psk} local-net=203.0.113.128/25 remote-net=198.51.100.0/24`));
+  const a = await w.start('a', keys(A.local, A['gw-b'] + ' start=wait', `peer s-c addr=${ADDR.c} keying=psk-static psk=${psk} local-net=198.51.100.0/24 remote-net=203.0.113.128/25`));
+  const before = peer(a.agent.status(), 's-c');
+  t.same([before.keying, before.remote, before.reqid, before.down], ['psk-static', '192.0.2.3:4500', 2, false], 'listed in key-file order with its keying and address');
+  t.equal(before.inline?.sas.length ?? 0, 0, 'no inline SA before traffic');
+  t.match(formatStatus(a.agent.status(), 's-c'), /^s-c: psk-static, 192\.0\.2\.3:4500, reqid 2\n  inline keying: 0 spawned SAs/, 'show s-c: its block, with no SA yet');
+
+  t.ok(await w.ping('a', 'c'), 'a ping A -> C is keyed inline');
+  t.ok(await w.ping('c', 'a'), 'and the answer C -> A');
+  const after = peer(a.agent.status(), 's-c');
+  t.equal(after.inline?.sas.length, 1, 'one inline SA pair under the peer');
+  const text = formatStatus(a.agent.status());
+  t.match(text, /s-c: psk-static, 192\.0\.2\.3:4500, reqid 2\n  inline keying: 1 spawned SA/, 'in the full text too');
+  t.match(text, /inline SA established 198\.51\.100\.1\/32 <-> 203\.0\.113\.129\/32: in 0x[0-9a-f]{8} out 0x[0-9a-f]{8} aes256gcm16/);
+
+  await t.rejects(a.agent.up('s-c'), { code: 'STATIC_PEER', message: /keyed psk-static: it has no IKE SA or fixed SA to bring up/ });
+  await t.rejects(a.agent.down('s-c'), { code: 'STATIC_PEER' });
+  await t.rejects(a.agent.up('nope'), { code: 'UNKNOWN_PEER', message: /configured: gw-b, s-c/ });
 });
 
 t.test('formatStatus: one block per peer, then drops', async (t) => {

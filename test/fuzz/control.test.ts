@@ -28,7 +28,7 @@ const REQUESTS = [
   '{"cmd":"show","peer":"gw-b","extra":[1,{"a":null}]}',
 ];
 const ALPHABET = ['{', '}', '[', ']', '"', ':', ',', '\\', '\\u0000', '\\ud800', 'null', 'true', '1e999', '-0', '"cmd"', '"peer"', '"v"', '__proto__', 'constructor', ' ', '\n', '\u2028', 'é', '\u0000', 'x'.repeat(300), '['.repeat(2000)];
-const CODES = new Set(['BAD_REQUEST', 'UNKNOWN_COMMAND', 'UNKNOWN_PEER', 'NO_ADDRESS', 'CONFIG', 'CONFIG_READ', 'CONFIG_PERMS', 'CONFIG_RESTART', 'RELOAD']);
+const CODES = new Set(['BAD_REQUEST', 'UNKNOWN_COMMAND', 'UNKNOWN_PEER', 'NO_ADDRESS', 'STATIC_PEER', 'CONFIG', 'CONFIG_READ', 'CONFIG_PERMS', 'CONFIG_RESTART', 'RELOAD']);
 
 t.test('the request parser: a Request or a KeylineError with a protocol code', async (t) => {
   await fuzz(t, 'control-parse', {

@@ -40,7 +40,7 @@ export function parentSpec(side: 'a' | 'b', o: InlineSpecOptions = {}): ParentSp
     replayWindow: 64,
     pathMtu: o.pathMtu ?? 1500,
     ...(o.static && {
-      static: { root: pskRoot(nodeBackend.prf('sha256'), STATIC_PSK), local: { addr: local, port: 4500 }, remote: { addr: remote, port: 4500 }, skew: 120 },
+      static: { keying: 'psk-static', root: pskRoot(nodeBackend.prf('sha256'), STATIC_PSK), local: { addr: local, port: 4500 }, remote: { addr: remote, port: 4500 }, skew: 120 },
     }),
   };
 }
