@@ -12,7 +12,9 @@ import { IPPROTO } from '../wire/iana.js';
 import { encodeHeader, HEADER_TYPE, INLINE_NEXT_HEADER, NONCE_LEN } from './header.js';
 import { canonicalFlow, flowKey, flowSelector, KEY_KINDS, keyOfKind, kindOf, outboundView, type KeyKind, type Side } from './flow.js';
 import { saKey, tagHeader } from './keys.js';
-import { makeParent, newSecret, suiteIds, type Parent, type ParentSpec, type Secret } from './parent.js';
+import { makeParent, newSecret, suiteIds, zeroCounters, type InlineCounters, type Parent, type ParentSpec, type Secret } from './parent.js';
+
+export type { InlineCounters } from './parent.js';
 import { Tombstones } from './tables.js';
 import type { InlineSaStatus, InlineStatus } from '../control/status.js';
 import { spiText } from '../sa/sad.js';
@@ -57,18 +59,6 @@ export interface InlineOptions {
   readonly onSpawnCap?: (reqid: number) => void;
 }
 
-export interface InlineCounters {
-  spawned: number;
-  answered: number;
-  acknowledged: number;
-  expired: number;
-  idled: number;
-  evicted: number;
-  refused: number;
-  retired: number;
-  collisions: number;
-}
-
 type FlowState = 'offered' | 'answering' | 'established' | 'plain' | 'draining';
 
 export interface Flow {
@@ -100,7 +90,8 @@ const IPV4_UDP = 28;
 const IPV6_UDP = 48;
 
 export class InlineEngine {
-  readonly counters: InlineCounters = { spawned: 0, answered: 0, acknowledged: 0, expired: 0, idled: 0, evicted: 0, refused: 0, retired: 0, collisions: 0 };
+  /** Every connection's together; each Parent has its own (`count`). */
+  readonly counters: InlineCounters = zeroCounters();
   readonly parents = new Map<number, Parent>();
   readonly carriers = new Map<number, Parent>();
   readonly flows = new Map<string, Flow>();
@@ -318,7 +309,7 @@ export class InlineEngine {
     this.host.sad.add(inSa); // before the offer leaves: the answer must find it
     secret.nonces.set(hex(n1), 'own');
     secret.spawned++;
-    this.counters.spawned++;
+    this.count(p, 'spawned');
     this.insert(f);
     return f;
   }
@@ -332,7 +323,7 @@ export class InlineEngine {
   /** Spawn cap and table room (README.md §9); false counts a refusal. */
   mayKey(p: Parent, secret: Secret): boolean {
     if (secret.spawned >= p.spec.maxSpawn) {
-      this.counters.refused++;
+      this.count(p, 'refused');
       if (!p.spawnCapLogged) {
         p.spawnCapLogged = true;
         this.opts.log.warn(`${p.spec.peer}: inline: ${secret.spawned} SAs spawned from this parent secret (cap ${p.spec.maxSpawn}); ${p.spec.static ? 'no new flows until the next day' : 'rekeying the IKE SA'}`);
@@ -341,14 +332,14 @@ export class InlineEngine {
       return false;
     }
     if (this.bySpi.size < (this.opts.maxFlows ?? INLINE_DEFAULTS.maxFlows) || this.evictOne()) return true;
-    this.counters.refused++;
+    this.count(p, 'refused');
     return false;
   }
 
   evictOne(): boolean {
     const oldest = this.lru.values().next().value;
     if (!oldest || this.host.now() - oldest.lastActive < INLINE_LIMITS.evictIdleMs) return false;
-    this.counters.evicted++;
+    this.count(oldest.parent, 'evicted');
     this.remove(oldest, true);
     return true;
   }
@@ -411,7 +402,7 @@ export class InlineEngine {
     f.lastActive = now;
     if (f.state === 'answering') {
       f.state = 'established'; // use of Z acknowledges the answer (README.md §2)
-      this.counters.acknowledged++;
+      this.count(f.parent, 'acknowledged');
     }
     this.touch(f, now);
   }
@@ -480,7 +471,7 @@ export class InlineEngine {
       this.host.sad.delete('out', f.outSa.spec.spi);
       this.byOutSpi.delete(f.outSa.spec.spi);
     }
-    this.counters.expired++;
+    this.count(f.parent, 'expired');
   }
 
   /** Remove a flow and both SAs; `tombstone` remembers the inbound SPI for RETIRE. */
@@ -508,7 +499,7 @@ export class InlineEngine {
         if (f.state === 'draining') {
           if (now >= f.sendUntil + this.grace(f)) this.remove(f, false);
         } else if (now - f.lastActive >= f.parent.spec.idle * 1000) {
-          this.counters.idled++;
+          this.count(f.parent, 'idled');
           this.remove(f, true);
         } else if (now >= f.sendUntil) this.drain(f);
       }
@@ -520,13 +511,19 @@ export class InlineEngine {
     this.sweepTimer?.cancel();
   }
 
-  /** The flows of one connection (by peer name) and the engine's counters, for `keyline show`. */
+  /** Counts an event in the engine's totals and in its connection's own (`keyline show`). */
+  count(p: Parent, what: keyof InlineCounters): void {
+    this.counters[what]++;
+    p.counters[what]++;
+  }
+
+  /** The flows of one connection (by peer name) and its own counters, for `keyline show`. */
   status(peer: string): InlineStatus | undefined {
     const p = [...this.parents.values()].find((x) => x.spec.peer === peer);
     if (!p) return undefined;
     const now = this.host.now();
     const sas = [...this.lru].filter((f) => f.parent === p).map((f) => flowStatus(f, now));
-    return { sas, counters: { ...this.counters, flows: this.bySpi.size } };
+    return { sas, counters: { ...p.counters } };
   }
 
   /** For status and tests. */

@@ -54,8 +54,24 @@ export interface Secret {
   readonly carrier?: { readonly aead: Aead; readonly recv: RecvState };
 }
 
+/** What inline keying did, per connection (Parent.counters) and in all (InlineEngine.counters). */
+export interface InlineCounters {
+  spawned: number;
+  answered: number;
+  acknowledged: number;
+  expired: number;
+  idled: number;
+  evicted: number;
+  refused: number;
+  retired: number;
+  collisions: number;
+}
+
+export const zeroCounters = (): InlineCounters => ({ spawned: 0, answered: 0, acknowledged: 0, expired: 0, idled: 0, evicted: 0, refused: 0, retired: 0, collisions: 0 });
+
 export interface Parent {
   readonly spec: ParentSpec;
+  readonly counters: InlineCounters;
   readonly prf: Prf;
   readonly scope: number;
   /** Suite of new SAs: the configured one, or (IKE) the carrier child's. */
@@ -83,6 +99,7 @@ export function makeParent(spec: ParentSpec, backend: Backend, nowSec: number): 
     scope: SCOPE[spec.scope],
     suite: spec.suite,
     secrets: [],
+    counters: zeroCounters(),
     ...(st && {
       carrierSpi: carrierSpi(prf, st.root),
       remote: st.remote,

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { formatStatus, type AgentStatus, type PeerStatus } from '../../src/control/status.js';
 import { KeylineError } from '../../src/wire/errors.js';
-import { ADDR, ENTRIES, HOST, keys, world, ikeStates, type World } from './world.js';
+import { ADDR, ENTRIES, HOST, keys, world, ikeStates, type Name, type World } from './world.js';
 
 const A = ENTRIES.a;
 const B = ENTRIES.b;
@@ -180,24 +180,32 @@ t.test('psk-static peers are shown with their inline SAs; up and down say why th
   const w = world();
   t.teardown(() => w.stop());
   const psk = `hex:${'33'.repeat(32)}`;
-  await w.start('c', keys(ENTRIES.c.local, `peer s-a addr=${ADDR.a} keying=psk-static psk=${psk} local-net=203.0.113.128/25 remote-net=198.51.100.0/24`));
-  const a = await w.start('a', keys(A.local, A['gw-b'] + ' start=wait', `peer s-c addr=${ADDR.c} keying=psk-static psk=${psk} local-net=198.51.100.0/24 remote-net=203.0.113.128/25`));
+  const staticPeer = (name: string, to: Name, local: string, remote: string) => `peer ${name} addr=${ADDR[to]} keying=psk-static psk=${psk} local-net=${local} remote-net=${remote}`;
+  await w.start('b', keys(B.local, staticPeer('s-a', 'a', '203.0.113.64/26', '198.51.100.0/24')));
+  await w.start('c', keys(ENTRIES.c.local, staticPeer('s-a', 'a', '203.0.113.128/25', '198.51.100.0/24')));
+  const a = await w.start('a', keys(A.local, A['gw-b'] + ' start=wait', staticPeer('s-b', 'b', '198.51.100.0/24', '203.0.113.64/26'), staticPeer('s-c', 'c', '198.51.100.0/24', '203.0.113.128/25')));
   const before = peer(a.agent.status(), 's-c');
-  t.same([before.keying, before.remote, before.reqid, before.down], ['psk-static', '192.0.2.3:4500', 2, false], 'listed in key-file order with its keying and address');
+  t.same(a.agent.status().peers.map((p) => [p.name, p.keying]), [['gw-b', 'ike'], ['s-b', 'psk-static'], ['s-c', 'psk-static']], 'listed in key-file order with their keying');
+  t.same([before.remote, before.reqid, before.down], ['192.0.2.3:4500', 3, false], 'and address');
   t.equal(before.inline?.sas.length ?? 0, 0, 'no inline SA before traffic');
-  t.match(formatStatus(a.agent.status(), 's-c'), /^s-c: psk-static, 192\.0\.2\.3:4500, reqid 2\n  inline keying: 0 spawned SAs/, 'show s-c: its block, with no SA yet');
+  t.match(formatStatus(a.agent.status(), 's-c'), /^s-c: psk-static, 192\.0\.2\.3:4500, reqid 3\n  inline keying: 0 spawned SAs\n$/, 'show s-c: its block, with no SA yet');
 
   t.ok(await w.ping('a', 'c'), 'a ping A -> C is keyed inline');
   t.ok(await w.ping('c', 'a'), 'and the answer C -> A');
   const after = peer(a.agent.status(), 's-c');
   t.equal(after.inline?.sas.length, 1, 'one inline SA pair under the peer');
+  t.same(after.inline?.counters, { spawned: 1, answered: 0, acknowledged: 1, expired: 0, idled: 0, evicted: 0, refused: 0, retired: 0, collisions: 0 }, "its own counters: A offered, C's answer acknowledged it");
+  t.ok(await w.ping('a', 'bm'), 'a ping A -> B on the other static peer');
+  const sb = peer(a.agent.status(), 's-b');
+  t.same([sb.inline?.sas.length, sb.inline?.counters?.['spawned']], [1, 1], "s-b's flow and count are its own");
+  t.same(peer(a.agent.status(), 's-c').inline?.counters?.['spawned'], 1, "s-c's count did not move");
   const text = formatStatus(a.agent.status());
-  t.match(text, /s-c: psk-static, 192\.0\.2\.3:4500, reqid 2\n  inline keying: 1 spawned SA/, 'in the full text too');
+  t.match(text, /s-c: psk-static, 192\.0\.2\.3:4500, reqid 3\n  inline keying: 1 spawned SA, acknowledged=1 spawned=1\n/, 'in the full text too, with its counters');
   t.match(text, /inline SA established 198\.51\.100\.1\/32 <-> 203\.0\.113\.129\/32: in 0x[0-9a-f]{8} out 0x[0-9a-f]{8} aes256gcm16/);
 
   await t.rejects(a.agent.up('s-c'), { code: 'STATIC_PEER', message: /keyed psk-static: it has no IKE SA or fixed SA to bring up/ });
   await t.rejects(a.agent.down('s-c'), { code: 'STATIC_PEER' });
-  await t.rejects(a.agent.up('nope'), { code: 'UNKNOWN_PEER', message: /configured: gw-b, s-c/ });
+  await t.rejects(a.agent.up('nope'), { code: 'UNKNOWN_PEER', message: /configured: gw-b, s-b, s-c/ });
 });
 
 t.test('formatStatus: one block per peer, then drops', async (t) => {
