@@ -34,8 +34,11 @@ export const LIMITS = {
  * six sends in a row are lost.
  */
 export const IKE_TIMERS = {
+  /** Defaults of the peer keys retransmit-timeout and retransmit-tries: 2, 4, 8, 16, 32 s, give up after 126 s. */
   retransmitBaseMs: 2_000,
   retransmitTries: 5,
+  /** No wait between two transmissions of a request is longer, whatever the peer's settings double to. */
+  retransmitMaxIntervalMs: 64_000,
   /** Requests waiting for the window (size 1) per IKE SA; more is a local bug or a storm. */
   pendingRequestsMax: 32,
   /** A responder's half-open IKE SA is dropped when IKE_AUTH has not completed by then. */

@@ -159,6 +159,7 @@ function toIke(p: PeerConfig, reqid: number, local: LocalConfig): IkePeer {
     rekeyMargin: need(p.rekeyMargin, 'rekey-margin'),
     dpd: need(p.dpd, 'dpd'),
     dpdTimeout: need(p.dpdTimeout, 'dpd-timeout'),
+    retransmit: { firstMs: need(p.retransmitTimeout, 'retransmit-timeout') * 1000, tries: need(p.retransmitTries, 'retransmit-tries') },
     start: need(p.start, 'start'),
     replayWindow: p.replayWindow,
     inline: p.inline,

@@ -61,7 +61,7 @@ const ESP_DEFAULTS = /* @__PURE__ */ parseEspProposals(DEFAULT_ESP);
 const STATIC_ESP = /* @__PURE__ */ parseEspProposals('aes256gcm16');
 
 /** keying=ike defaults for the SA lifetimes, the rekey margin and dead peer detection, in seconds. */
-export const IKE_TIMES = { lifetime: HOUR, ikeLifetime: 4 * HOUR, rekeyMargin: 9 * MINUTE, dpd: 30, dpdTimeout: 2 * MINUTE } as const;
+export const IKE_TIMES = { lifetime: HOUR, ikeLifetime: 4 * HOUR, rekeyMargin: 9 * MINUTE, dpd: 30, dpdTimeout: 2 * MINUTE, retransmitTimeout: 2, retransmitTries: 5 } as const;
 
 /** Inline keying's settings get their defaults only where inline keying is on. */
 const withInline = <T>(value: T) => (peer: Partial<PeerKeys>): T | undefined => (peer.inline ? value : undefined);
@@ -197,6 +197,18 @@ export const PEER_SCHEMA: Schema<PeerKeys, LocalConfig> = {
     type: duration(2, DAY),
     derive: forIke(() => IKE_TIMES.dpdTimeout),
     doc: 'keying=ike, with dpd on: a peer that answered nothing for dpd + this is taken for dead, its SAs removed and, with start=initiate, set up again (default 2m)',
+  },
+  retransmitTimeout: {
+    key: 'retransmit-timeout',
+    type: duration(1, 60),
+    derive: forIke(() => IKE_TIMES.retransmitTimeout),
+    doc: 'keying=ike: an unanswered request is sent again after this, then after twice the wait before each time, each wait at most 64s (default 2s)',
+  },
+  retransmitTries: {
+    key: 'retransmit-tries',
+    type: integer(0, 10),
+    derive: forIke(() => IKE_TIMES.retransmitTries),
+    doc: 'keying=ike: retransmissions of a request before the IKE SA is given up and, with start=initiate, set up again (default 5: 126s with the default timeout)',
   },
   lifetime: {
     key: 'lifetime',

@@ -83,6 +83,10 @@ export interface PeerConfig {
   readonly dpd?: number;
   /** keying=ike: with dpd on, seconds of unanswered silence after dpd before the peer is taken for dead. */
   readonly dpdTimeout?: number;
+  /** keying=ike: seconds before the first retransmission of a request (doubling after). */
+  readonly retransmitTimeout?: number;
+  /** keying=ike: retransmissions before the IKE SA is given up. */
+  readonly retransmitTries?: number;
   /** Hard child SA lifetime in seconds (keying=ike: 1h by default; manual: none). */
   readonly lifetime?: number;
   /** keying=ike: IKE SA lifetime, seconds. */

@@ -40,6 +40,8 @@ const ONLY_FOR: ReadonlyMap<string, 'manual' | 'ike'> = new Map([
   ['start', 'ike'],
   ['dpd', 'ike'],
   ['dpd-timeout', 'ike'],
+  ['retransmit-timeout', 'ike'],
+  ['retransmit-tries', 'ike'],
   ['ike-lifetime', 'ike'],
   ['rekey-margin', 'ike'],
 ]);
@@ -210,7 +212,7 @@ function checkIke(peer: BuiltPeer, p: Problems): void {
 }
 
 /** Keys a static keying has no use for: it has no IKE and no manual SAs. */
-const NOT_STATIC = ['spi-in', 'spi-out', 'key-in', 'key-out', 'life-bytes', 'life-packets', 'id', 'local-id', 'ike', 'start', 'dpd', 'dpd-timeout', 'ike-lifetime', 'rekey-margin', 'lifetime', 'esn'];
+const NOT_STATIC = ['spi-in', 'spi-out', 'key-in', 'key-out', 'life-bytes', 'life-packets', 'id', 'local-id', 'ike', 'start', 'dpd', 'dpd-timeout', 'retransmit-timeout', 'retransmit-tries', 'ike-lifetime', 'rekey-margin', 'lifetime', 'esn'];
 
 /** keying=psk-static and x25519-static: inline keying from a static parent (src/inline/README.md §7.2, §7.3). */
 function checkStatic(peer: BuiltPeer, local: BuiltLocal, p: Problems): void {

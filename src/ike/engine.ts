@@ -19,7 +19,7 @@ import { MalformedError } from '../wire/errors.js';
 import { name } from '../wire/iana.js';
 import { CookieJar } from './cookies.js';
 import { EXCHANGE, FLAG, IKE_PORT, NOTIFY, PAYLOAD, PROTO } from './constants.js';
-import { ExchangeWindow } from './exchange.js';
+import { DEFAULT_RETRANSMIT, ExchangeWindow } from './exchange.js';
 import { isInitiator, isResponse } from './header.js';
 import { ourSpi, saName, spiHex, type ChildSa, type IkeSa, type IkeSocket, type Inbound, type Pending } from './ike-sa.js';
 import { decodeMessage, decodePayload, encodePayload, type IkeHeader, type Payload, type RawPayload } from './message.js';
@@ -307,6 +307,7 @@ export class IkeEngine {
       {
         send: (bytes) => this.sendTo(sa.socket, sa.remote, bytes),
         onGiveUp: (id) => this.guard(`${saName(sa)}: give up`, () => this.onGiveUp(sa, id)),
+        timing: () => sa.peer.retransmit ?? DEFAULT_RETRANSMIT,
       },
       first,
     );
@@ -434,7 +435,7 @@ export class IkeEngine {
   private onGiveUp(sa: IkeSa, id: number): void {
     // A DELETE nobody answers still deletes; only an SA that should be up is brought up again.
     if (sa.fsm.is('deleting')) return void this.closeSa(sa, sa.closing ?? 'deleted', { keepChildren: sa.rekeyedTo !== undefined });
-    this.declareDead(sa, `no answer to message ${id} after ${IKE_TIMERS.retransmitTries} retransmissions`);
+    this.declareDead(sa, `no answer to message ${id} after ${(sa.peer.retransmit ?? DEFAULT_RETRANSMIT).tries} retransmissions`);
   }
 
   // ---- driver events ---------------------------------------------------------------------------

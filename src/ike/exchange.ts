@@ -1,4 +1,5 @@
 import { IKE_TIMERS } from '../limits.js';
+import type { RetransmitTiming } from './peer.js';
 import type { Clock, Timer } from '../util/clock.js';
 import { equalCT } from '../wire/bytes.js';
 import { KeylineError } from '../wire/errors.js';
@@ -26,7 +27,14 @@ export interface ExchangeHooks {
   send(bytes: Uint8Array): void;
   /** Our request went unanswered after the last retransmission. */
   onGiveUp(messageId: number): void;
+  /** Read at every transmission: a responder's connection is only settled by IKE_AUTH. */
+  timing?(): RetransmitTiming;
 }
+
+export const DEFAULT_RETRANSMIT: RetransmitTiming = { firstMs: IKE_TIMERS.retransmitBaseMs, tries: IKE_TIMERS.retransmitTries };
+
+/** The wait after transmission number `sent` (0 = the original) of a request. */
+export const retransmitWait = (t: RetransmitTiming, sent: number): number => Math.min(t.firstMs * 2 ** sent, IKE_TIMERS.retransmitMaxIntervalMs);
 
 interface Outstanding {
   readonly id: number;
@@ -154,11 +162,12 @@ export class ExchangeWindow {
     this.hooks.send(o.bytes);
     if (o.tries === 0) this.counters.sent++;
     else this.counters.retransmits++;
-    const wait = IKE_TIMERS.retransmitBaseMs * 2 ** o.tries;
+    const timing = this.hooks.timing?.() ?? DEFAULT_RETRANSMIT;
+    const wait = retransmitWait(timing, o.tries);
     o.tries++;
     o.timer = this.clock.after(wait, `ike-retransmit-${o.id}`, () => {
       if (this.outstanding !== o) return;
-      if (o.tries >= IKE_TIMERS.retransmitTries + 1) {
+      if (o.tries >= timing.tries + 1) {
         this.outstanding = undefined;
         this.hooks.onGiveUp(o.id);
         return;

@@ -19,6 +19,11 @@ export interface IdSpec {
 export const START_ACTIONS = ['initiate', 'wait', 'on-traffic'] as const;
 export type StartAction = (typeof START_ACTIONS)[number];
 
+export interface RetransmitTiming {
+  readonly firstMs: number;
+  readonly tries: number;
+}
+
 export interface IkePeer {
   readonly name: string;
   /** Ties the connection's child SAs to its protect policies (see SaSpec.reqid). */
@@ -47,6 +52,12 @@ export interface IkePeer {
    * Undefined: only the retransmission budget.
    */
   readonly dpdTimeout?: number;
+  /**
+   * Our requests: the first retransmission after `firstMs`, each next one after twice the wait
+   * before (at most IKE_TIMERS.retransmitMaxIntervalMs), and after `tries` retransmissions the
+   * IKE SA is given up. Undefined: IKE_TIMERS' defaults.
+   */
+  readonly retransmit?: RetransmitTiming;
   readonly start: StartAction;
   readonly replayWindow: number;
   /** Announce inline keying in IKE_AUTH (src/inline/README.md §7.1). */

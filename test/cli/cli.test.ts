@@ -109,7 +109,7 @@ t.test('check prints a keying=ike peer with its defaults and the psk masked', as
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, /^local id=fqdn:gw-a\.example listen=0\.0\.0\.0:500,0\.0\.0\.0:4500 /m);
   t.match(r.stdout, /^peer gw-b addr=192\.0\.2\.2:4500 keying=ike id=ipv4:192\.0\.2\.2 psk=<secret 32 bytes> ike=aes256gcm16-prfsha256-x25519,/m);
-  t.match(r.stdout, /^peer road addr=any keying=ike id=fqdn:road\.example psk=<secret 32 bytes> .* start=wait dpd=30s dpd-timeout=2m lifetime=1h ike-lifetime=4h rekey-margin=9m inline=off$/m);
+  t.match(r.stdout, /^peer road addr=any keying=ike id=fqdn:road\.example psk=<secret 32 bytes> .* start=wait dpd=30s dpd-timeout=2m retransmit-timeout=2s retransmit-tries=5 lifetime=1h ike-lifetime=4h rekey-margin=9m inline=off$/m);
   t.notMatch(r.stdout, /5a5a|c3c3|WlpaWlpa|w8PDw8PD/, 'no psk bytes, as hex or base64');
   const short = keyline('check', file('short.keys', ike.replace(`psk=hex:${PSK}`, `psk=hex:${PSK.slice(0, 30)}`)));
   t.equal(short.status, 2);

@@ -71,6 +71,7 @@ t.test('an IkePeer with every default', async (t) => {
     rekeyMargin: 540,
     dpd: 30,
     dpdTimeout: 120,
+    retransmit: { firstMs: 2000, tries: 5 },
     start: 'initiate',
     replayWindow: 64,
     inline: false,

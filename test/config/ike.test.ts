@@ -45,6 +45,8 @@ t.test('a minimal keying=ike peer: every default', async (t) => {
     start: 'initiate',
     dpd: 30,
     dpdTimeout: 120,
+    retransmitTimeout: 2,
+    retransmitTries: 5,
     lifetime: 3600,
     ikeLifetime: 4 * 3600,
     rekeyMargin: 9 * 60,
@@ -133,7 +135,7 @@ t.test('keyline check: the effective keying=ike peer, psk masked, and it parses 
       'peer gw-b addr=192.0.2.2:4500 keying=ike id=ipv4:192.0.2.2 psk=<secret 32 bytes>' +
       ' ike=aes256gcm16-prfsha256-x25519,chacha20poly1305-prfsha256-x25519,aes128-sha256-modp2048' +
       ' esp=aes256gcm16,chacha20poly1305,aes128-sha256 mode=tunnel local-net=10.0.0.0/8 remote-net=10.1.0.0/16' +
-      ' replay-window=64 start=initiate dpd=30s dpd-timeout=2m lifetime=1h ike-lifetime=4h rekey-margin=9m inline=off\n',
+      ' replay-window=64 start=initiate dpd=30s dpd-timeout=2m retransmit-timeout=2s retransmit-tries=5 lifetime=1h ike-lifetime=4h rekey-margin=9m inline=off\n',
   );
   t.same(
     secretPieces(12).filter((s) => out.includes(s)),
@@ -161,7 +163,7 @@ t.test('keyline check: the effective keying=ike peer, psk masked, and it parses 
 t.test('manual peers get none of the keying=ike defaults', async (t) => {
   const c = parseConfig(peer(''));
   const p = c.peers[0]!;
-  for (const f of ['id', 'localId', 'psk', 'ike', 'start', 'dpd', 'dpdTimeout', 'lifetime', 'ikeLifetime', 'rekeyMargin'] as const) {
+  for (const f of ['id', 'localId', 'psk', 'ike', 'start', 'dpd', 'dpdTimeout', 'retransmitTimeout', 'retransmitTries', 'lifetime', 'ikeLifetime', 'rekeyMargin'] as const) {
     t.equal(p[f], undefined, f);
   }
   for (const f of ['inline', 'inlineScope', 'inlineLifetime', 'inlineIdle', 'inlineMaxSpawn', 'pubkey'] as const) {
@@ -169,7 +171,7 @@ t.test('manual peers get none of the keying=ike defaults', async (t) => {
   }
   t.equal(p.esn, true, 'manual ESN from esn=, on by default');
   t.same(p.esp, [{ suite: 'aes256-sha256', esn: false }]);
-  t.notMatch(formatConfig(c), /start=|dpd=|dpd-timeout=|ike=|rekey-margin=|ike-lifetime=|lifetime=|inline=|inline-scope=|inline-lifetime=|inline-idle=|inline-max-spawn=/);
+  t.notMatch(formatConfig(c), /start=|dpd=|dpd-timeout=|retransmit-timeout=|retransmit-tries=|ike=|rekey-margin=|ike-lifetime=|lifetime=|inline=|inline-scope=|inline-lifetime=|inline-idle=|inline-max-spawn=/);
 });
 
 const cases: [string, string, string][] = [
@@ -304,6 +306,16 @@ const cases: [string, string, string][] = [
     'dpd that is neither a duration nor off',
     IKE_LOCAL + ikePeer('dpd=never'),
     "keys:2:147: bad value 'never' for dpd in peer gw-b: expected a duration 0s..1d like 90s, 10m, 2h30m or 1d (a bare number is seconds), or off",
+  ],
+  [
+    'retransmit-timeout past a minute',
+    IKE_LOCAL + ikePeer('retransmit-timeout=2m'),
+    "keys:2:162: bad value '2m' for retransmit-timeout in peer gw-b: 2m is out of range; expected 1s..1m",
+  ],
+  [
+    'retransmit-tries past 10',
+    IKE_LOCAL + ikePeer('retransmit-tries=11'),
+    "keys:2:160: bad value '11' for retransmit-tries in peer gw-b: 11 is out of range; expected 0..10",
   ],
   [
     'dpd-timeout under the 2 s the first retransmission needs',
