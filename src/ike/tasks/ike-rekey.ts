@@ -113,11 +113,20 @@ function successor(
   return next;
 }
 
+/** A CREATE_CHILD_SA of ours for a child SA (a rekey or a new one) is sent or queued. */
+const childExchangeOut = (sa: IkeSa): boolean => sa.children.some((c) => c.state === 'rekeying') || sa.newChild?.state === 'asking';
+
 /** The peer rekeys our IKE SA. */
 export function answerIkeRekey(eng: IkeEngine, sa: IkeSa, m: Inbound): void {
   if (sa.fsm.is('rekeying') || sa.rekeyedTo) {
     // Ours is in flight: say so and let the peer try again (§2.25); the leader rule (DESIGN.md)
     // makes this rare.
+    return eng.respond(sa, m, [notifyPayload(NOTIFY.TEMPORARY_FAILURE)]);
+  }
+  if (childExchangeOut(sa)) {
+    // Its answer will come on this IKE SA: were the children moved to a successor first, the
+    // child it makes would hang off an IKE SA about to be deleted. The peer retries (§2.25).
+    eng.log.info(`${saName(sa)}: refusing the IKE rekey: a child SA exchange of ours is in flight`);
     return eng.respond(sa, m, [notifyPayload(NOTIFY.TEMPORARY_FAILURE)]);
   }
   const ke = first(m, 'KE');
