@@ -19,6 +19,8 @@ import type { Id } from '../payloads/id.js';
 import type { IdSpec, IkePeer } from '../peer.js';
 import { acceptChild, answerChild, authProposals, childRequest } from './child.js';
 import { notifyPayload } from './init.js';
+import { deleteIkeSa } from './info.js';
+import { collisionLoser } from '../../sa/rekey.js';
 import { addrText } from '../../sa/selector.js';
 
 /** "fqdn:gw.example" style text of an ID payload, for logs and status. */
@@ -106,6 +108,26 @@ function established(eng: IkeEngine, sa: IkeSa, weInitiated: boolean): void {
   const pr = sa.proposal!;
   eng.log.info(`${saName(sa)}: IKE SA established with ${sa.peerId} at ${sa.remote.addr}:${sa.remote.port} (${pr.suite} prf${pr.prf} ke${pr.group})`);
   eng.emit({ type: 'ike-up', sa });
+  dropDuplicate(eng, sa);
+}
+
+/**
+ * Both ends initiated (start=initiate on both, at once): two IKE SAs, each with a child SA, for
+ * one connection, and twice the rekeys and liveness checks from then on. Both sides reach the same
+ * verdict without a message: the IKE SA whose lower nonce is the lower of the two is redundant
+ * (the rule RFC 7296 §2.8.1 gives for simultaneous rekeys), and its initiator deletes it as soon
+ * as it holds both, which it does last. Only for a connection with a peer address: an addr=any
+ * connection may serve several clients with one identity.
+ */
+function dropDuplicate(eng: IkeEngine, sa: IkeSa): void {
+  if (!sa.peer.remote) return;
+  for (const other of eng.sasOf(sa.peer)) {
+    if (other === sa || !other.fsm.is('established') || other.rekeyedTo || other.peerId !== sa.peerId) continue;
+    const redundant = collisionLoser(sa, other) === 'ours' ? sa : other;
+    eng.log.info(`${saName(redundant)}: both ends initiated; ${saName(redundant === sa ? other : sa)} stays`);
+    if (redundant.role === 'initiator') deleteIkeSa(eng, redundant, 'duplicate: both ends initiated');
+    return;
+  }
 }
 
 // ---- responder ---------------------------------------------------------------------------------
