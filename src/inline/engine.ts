@@ -309,8 +309,8 @@ export class InlineEngine {
     this.host.sad.add(inSa); // before the offer leaves: the answer must find it
     secret.nonces.set(hex(n1), 'own');
     secret.spawned++;
-    this.count(p, 'spawned');
     this.insert(f);
+    this.flowEvent(f, 'spawned');
     return f;
   }
 
@@ -333,13 +333,14 @@ export class InlineEngine {
     }
     if (this.bySpi.size < (this.opts.maxFlows ?? INLINE_DEFAULTS.maxFlows) || this.evictOne()) return true;
     this.count(p, 'refused');
+    this.opts.log.debug(`${p.spec.peer}: inline: new flow refused: ${this.bySpi.size} flows, none idle for ${INLINE_LIMITS.evictIdleMs / 1000} s to evict`);
     return false;
   }
 
   evictOne(): boolean {
     const oldest = this.lru.values().next().value;
     if (!oldest || this.host.now() - oldest.lastActive < INLINE_LIMITS.evictIdleMs) return false;
-    this.count(oldest.parent, 'evicted');
+    this.flowEvent(oldest, 'evicted');
     this.remove(oldest, true);
     return true;
   }
@@ -402,7 +403,7 @@ export class InlineEngine {
     f.lastActive = now;
     if (f.state === 'answering') {
       f.state = 'established'; // use of Z acknowledges the answer (README.md §2)
-      this.count(f.parent, 'acknowledged');
+      this.flowEvent(f, 'acknowledged');
     }
     this.touch(f, now);
   }
@@ -471,7 +472,7 @@ export class InlineEngine {
       this.host.sad.delete('out', f.outSa.spec.spi);
       this.byOutSpi.delete(f.outSa.spec.spi);
     }
-    this.count(f.parent, 'expired');
+    this.flowEvent(f, 'expired');
   }
 
   /** Remove a flow and both SAs; `tombstone` remembers the inbound SPI for RETIRE. */
@@ -499,7 +500,7 @@ export class InlineEngine {
         if (f.state === 'draining') {
           if (now >= f.sendUntil + this.grace(f)) this.remove(f, false);
         } else if (now - f.lastActive >= f.parent.spec.idle * 1000) {
-          this.count(f.parent, 'idled');
+          this.flowEvent(f, 'idled');
           this.remove(f, true);
         } else if (now >= f.sendUntil) this.drain(f);
       }
@@ -515,6 +516,14 @@ export class InlineEngine {
   count(p: Parent, what: keyof InlineCounters): void {
     this.counters[what]++;
     p.counters[what]++;
+  }
+
+  /** Counts a flow's event, with a line at log-level=debug naming the flow and its SPIs. */
+  flowEvent(f: Flow, what: keyof InlineCounters): void {
+    this.count(f.parent, what);
+    if (!this.opts.log.enabled('debug')) return;
+    const spis = `in ${spiText(f.inSa.spec.spi)}${f.outSa ? ` out ${spiText(f.outSa.spec.spi)}` : ''}`;
+    this.opts.log.debug(`${f.parent.spec.peer}: inline: flow ${flowText(f)} ${FLOW_EVENT[what]} (${spis})`);
   }
 
   /** The flows of one connection (by peer name) and its own counters, for `keyline show`. */
@@ -534,10 +543,28 @@ export class InlineEngine {
 
 const traffic = (sa: UserSa | undefined) => ({ bytes: sa?.counters.bytes ?? 0, packets: sa?.counters.packets ?? 0 });
 
-function flowStatus(f: Flow, now: number): InlineSaStatus {
+/** What each counted flow event says in the debug log. */
+const FLOW_EVENT: Readonly<Record<keyof InlineCounters, string>> = {
+  spawned: 'offered',
+  answered: 'answered',
+  acknowledged: 'established',
+  expired: 'past its lifetime, draining',
+  idled: 'idle, removed',
+  evicted: 'evicted (flow table full)',
+  refused: 'refused',
+  retired: 'retired by the peer',
+  collisions: 'crossed the peer\'s offer',
+};
+
+/** "198.51.100.7/32 <-> 203.0.113.9/32 proto 17 ports 5353/53": the flow's selector. */
+function flowText(f: Flow): string {
   const sel = f.inSa.spec.selectors[0]!;
+  return `${prefixText(sel.local)} <-> ${prefixText(sel.remote)}${sel.proto ? ` proto ${sel.proto}` : ''}${sel.localPorts[0] === sel.localPorts[1] ? ` ports ${sel.localPorts[0]}/${sel.remotePorts[0]}` : ''}`;
+}
+
+function flowStatus(f: Flow, now: number): InlineSaStatus {
   return {
-    flow: `${prefixText(sel.local)} <-> ${prefixText(sel.remote)}${sel.proto ? ` proto ${sel.proto}` : ''}${sel.localPorts[0] === sel.localPorts[1] ? ` ports ${sel.localPorts[0]}/${sel.remotePorts[0]}` : ''}`,
+    flow: flowText(f),
     spiIn: spiText(f.inSa.spec.spi),
     spiOut: f.outSa ? spiText(f.outSa.spec.spi) : '-',
     suite: f.parent.suite,

@@ -62,7 +62,7 @@ export function onOffer(eng: InlineEngine, p: Parent, secret: Secret, h: InlineH
   }
   if (seen === 'peer') return eng.host.drop('inline-nonce-reused');
   if (existing?.state === 'offered') {
-    eng.count(p, 'collisions');
+    eng.flowEvent(existing, 'collisions');
     if (compareNonces(existing.nonce, h.nonce) > 0) return; // ours wins; the peer answers ours
     eng.remove(existing, false);
   } else if (existing) eng.drain(existing); // the peer started over: a new pair replaces it
@@ -97,7 +97,7 @@ export function answer(eng: InlineEngine, p: Parent, secret: Secret, h: InlineHe
   const f = eng.newFlow({ key, parent: p, secret, side: 'answerer', scope: h.scope, reqid, state: 'answering', nonce: n2, peerNonce: h.nonce, inSa, outSa }, lifetime);
   secret.nonces.set(hex(h.nonce), 'peer');
   secret.spawned++;
-  eng.count(p, 'answered');
+  eng.flowEvent(f, 'answered');
   eng.insert(f);
   if (h.next === IPPROTO.NONE) answerAlone(eng, f, ip);
 }
@@ -149,7 +149,7 @@ export function complete(eng: InlineEngine, f: Flow, h: InlineHeader): boolean {
   if (f.state === 'offered' || f.state === 'plain') f.state = 'established';
   f.lifetime = h.lifetime;
   f.sendUntil = f.createdAt + h.lifetime * 1000;
-  eng.count(f.parent, 'acknowledged');
+  eng.flowEvent(f, 'acknowledged');
   if (f.queued) {
     const q = f.queued;
     delete f.queued;
@@ -164,7 +164,7 @@ export function onRetire(eng: InlineEngine, p: Parent, h: InlineHeader, encoded:
   if (!p.secrets.some((s) => tagOk(p.prf, s.kHdr, encoded, new Uint8Array(0)))) return eng.host.drop('inline-tag');
   const f = eng.byOutSpi.get(h.replySpi);
   if (!f || f.parent !== p) return eng.host.drop('inline-retire-unknown');
-  eng.count(p, 'retired');
+  eng.flowEvent(f, 'retired');
   eng.remove(f, false);
 }
 
