@@ -215,5 +215,6 @@ function inlineDriver(d: UserspaceDriver | XfrmDriver, plan: AgentPlan): Userspa
 function logEvent(log: Logger, e: DriverEvent): void {
   if (e.type === 'expire') log.info(`SA ${e.dir} ${spiText(e.spi)} ${e.hard ? 'expired' : 'due for rekey'}: ${e.why}`);
   else if (e.type === 'acquire') log.debug(`acquire for reqid ${e.reqid}: no SA yet`);
+  else if (e.type === 'moved') log.debug(`SA in ${spiText(e.spi)}: the peer sends from ${e.remote.addr}:${e.remote.port} now`);
   else log.error(`driver: ${e.message}`);
 }

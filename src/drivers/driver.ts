@@ -33,6 +33,11 @@ export type DriverEvent =
   | { readonly type: 'expire'; readonly dir: Direction; readonly spi: number; readonly reqid: number; readonly hard: boolean; readonly why: string }
   /** Outbound traffic matched a 'protect' policy with no outbound SA: start keying. */
   | { readonly type: 'acquire'; readonly reqid: number; readonly policyId: number; readonly selector: Selector }
+  /**
+   * Authenticated ESP on inbound SA `spi` came from a new outer endpoint (a NAT rebinding, or the
+   * peer roamed); the outbound SA has followed it already. Userspace driver only.
+   */
+  | { readonly type: 'moved'; readonly spi: number; readonly remote: Endpoint }
   /** Something is wrong with the driver itself (bridge died, command failed). */
   | { readonly type: 'error'; readonly message: string };
 

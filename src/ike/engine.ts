@@ -446,11 +446,32 @@ export class IkeEngine {
       if (p && p.start !== 'wait') this.wantChild(p);
       return;
     }
+    if (e.type === 'moved') return this.peerMoved(e.spi, e.remote);
     if (e.type !== 'expire') return;
     const found = this.childBySpi(e.dir, e.spi);
     if (!found) return;
     if (e.hard) void removeChild(this, found.sa, found.child, `hard limit: ${e.why}`);
     else if (found.child.state === 'installed') startChildRekey(this, found.sa, found.child);
+  }
+
+  /**
+   * Authenticated ESP of a child SA came from a new address or port: a NAT on the path rebound
+   * (an LTE carrier's does, often). The IKE SA follows at once and checks the peer is alive there,
+   * instead of sending its requests to the old mapping until the peer's next request (RFC 7296
+   * §2.23 moves on authenticated IKE messages; strongSwan also moves on the kernel's ESP mapping
+   * events). ESP that is only replayed cannot do this: the driver follows a packet only when it
+   * advanced the replay window.
+   */
+  private peerMoved(spiIn: number, remote: Endpoint): void {
+    const sa = this.childBySpi('in', spiIn)?.sa;
+    if (!sa || !sa.fsm.is('established') || (sa.remote.addr === remote.addr && sa.remote.port === remote.port)) return;
+    const socket = this.socketFor(remote, true);
+    if (!socket) return;
+    this.log.info(`${saName(sa)}: peer's ESP comes from ${endpointText(remote)} now, was ${endpointText(sa.remote)}: the IKE SA follows`);
+    sa.socket = socket;
+    sa.remote = { addr: remote.addr, port: remote.port };
+    for (const c of sa.children) void this.deps.driver.updateSa('out', c.spiOut, { remote }).catch(() => {});
+    if (!sa.window.busy) sendDpd(this, sa);
   }
 
   childBySpi(dir: 'in' | 'out', spi: number): { sa: IkeSa; child: ChildSa } | undefined {

@@ -31,6 +31,8 @@ export interface DatapathHost {
   /** An IKE message arrived on the ESP port (non-ESP marker stripped by the caller's handler). */
   ike(data: Uint8Array, from: Endpoint, via: Transport): void;
   acquire(policy: Policy, ip: IpInfo): void;
+  /** The peer of inbound SA `spi` sends from `remote` now (see follow). */
+  moved(spi: number, remote: Endpoint): void;
   /** Byte/packet/seq limits are checked on the packet path; this reacts to them. */
   checkLimits(sa: UserSa): void;
   seqExhausted(sa: UserSa): void;
@@ -136,4 +138,5 @@ function follow(h: DatapathHost, spec: SaSpec, from: Endpoint): void {
   const out = h.sad.current(spec.reqid);
   if (!out || (out.remote.addr === from.addr && out.remote.port === from.port)) return;
   out.remote = { addr: from.addr, port: from.port };
+  h.moved(spec.spi, out.remote);
 }

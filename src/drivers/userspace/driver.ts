@@ -197,6 +197,10 @@ export class UserspaceDriver implements Driver, DatapathHost {
     this.log.debug(`acquire: reqid ${policy.reqid} for ${ip.version === 4 ? 'IPv4' : 'IPv6'} proto ${ip.proto}`);
   }
 
+  moved(spi: number, remote: Endpoint): void {
+    this.events.emit({ type: 'moved', spi, remote });
+  }
+
   checkLimits(sa: UserSa): void {
     const now = this.clock.now();
     const hard = limitReached(sa, 'hard', now);
