@@ -9,9 +9,10 @@
  *   HDR, SK {IDi, [IDr,] AUTH, N(INITIAL_CONTACT), SAi2, TSi, TSr}  -->
  *                             <--  HDR, SK {IDr, AUTH, SAr2, TSi, TSr}
  *
- * then ping both ways through the tunnel; with keyline's short lifetimes (child 20 s, IKE 30 s,
- * margin 5 s) and charon's long ones keyline leads a child rekey and an IKE rekey while pings
- * keep going; charon's `swanctl --terminate` DELETE is honoured; a ping brings the tunnel back
+ * then ping both ways through the tunnel; charon deleting the child SA alone gets a new one on the
+ * same IKE SA; with keyline's short lifetimes (child 20 s, IKE 30 s, margin 5 s) and charon's long
+ * ones keyline leads a child rekey and an IKE rekey while pings keep going; charon's
+ * `swanctl --terminate` DELETE is honoured; a ping brings the tunnel back
  * (keyline initiates on the acquire); SIGTERM makes keyline DELETE and exit 0.
  */
 import type { Test } from 'tap';
@@ -19,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { registerCleanup } from '../netns/ns.js';
 import { charonConf, startCharon } from './charon.js';
 import { ID_CHARON, ID_KEYLINE, NET, forEachSuite, interopPair, keylineKeys, ping, startKeyline, type Suite } from './keyline-peer.js';
-import { expectCharonDelete, expectKeylineStop, expectPings, expectQuietLogs, expectRekeysUnderTraffic, expectUp } from './ike-steps.js';
+import { expectCharonDelete, expectChildRecreated, expectKeylineStop, expectPings, expectQuietLogs, expectRekeysUnderTraffic, expectUp } from './ike-steps.js';
 
 forEachSuite('keyline initiates IKEv2 to strongSwan charon', keylineInitiates);
 
@@ -49,10 +50,12 @@ async function keylineInitiates(t: Test, suite: Suite): Promise<void> {
   );
   t.comment(`keyline pid ${kl.pid} in ${pair.a}, charon pid ${charon.pid} in ${pair.b}`);
 
-  const before = await expectUp(t, kl, charon, suite, 0);
-  const from = kl.mark();
+  await expectUp(t, kl, charon, suite, 0);
   await expectPings(t, pair);
-  // child rekey 10..15 s after it came up, IKE rekey 20..25 s
+  // Early, before the first child rekey is due (10..15 s after the child came up).
+  const before = await expectChildRecreated(t, kl, charon, pair);
+  const from = kl.mark();
+  // child rekey 10..15 s after the new child came up, IKE rekey 20..25 s after the IKE SA
   await expectRekeysUnderTraffic(t, { kl, charon, pair, before, from, childTimeoutMs: 20_000, ikeTimeoutMs: 30_000 });
 
   await expectCharonDelete(t, kl, charon);

@@ -111,6 +111,27 @@ export async function expectRekeysUnderTraffic(
   t.equal(same.length, 1, `keyline has charon's child SA: ${same[0] ?? `no "in 0x${c.spiOut} out 0x${c.spiIn}" in its log`}`);
 }
 
+/**
+ * `swanctl --terminate --child`: charon deletes the child SA alone. keyline (start=initiate) asks
+ * for a new one on the same IKE SA with CREATE_CHILD_SA (no REKEY_SA), and charon installs it.
+ */
+export async function expectChildRecreated(t: Test, kl: Keyline, charon: Charon, pair: NamespacePair, name = 'keyline'): Promise<ListedIkeSa> {
+  const before = await settled(charon, 8000);
+  const from = kl.mark();
+  const r = await charon.swanctl(['--terminate', '--child', name, '--timeout', '10'], { allowFail: true, timeoutMs: 15_000 });
+  t.equal(r.code, 0, `swanctl --terminate --child ${name}: ${(r.stdout + r.stderr).trim().split('\n').pop()}`);
+  t.pass(`keyline: ${await kl.waitLog(/child SA in 0x[0-9a-f]+ out 0x[0-9a-f]+ removed \(deleted by peer\)/, { from, timeoutMs: 5000 })}`);
+  t.pass(`keyline: ${await kl.waitLog(/asking for a new child SA/, { from, timeoutMs: 5000 })}`);
+  const child = CHILD_LINE.exec(await kl.waitLog(CHILD_LINE, { from, timeoutMs: 5000 }));
+  const after = await settled(charon, 8000);
+  const c = after.children[0]!;
+  t.equal(`${after.spiI}_${after.spiR}`, `${before.spiI}_${before.spiR}`, 'charon: the same IKE SA');
+  t.ok(c.spiIn !== before.children[0]!.spiIn, `charon: a new child SA in ${c.spiIn} out ${c.spiOut}`);
+  t.same([child?.[2], child?.[3]], [c.spiOut, c.spiIn], 'the same child SA on both sides');
+  await expectPings(t, pair);
+  return after;
+}
+
 /** `swanctl --terminate --ike`: keyline hears the DELETE, drops the IKE SA and its child SA. */
 export async function expectCharonDelete(t: Test, kl: Keyline, charon: Charon, name = 'keyline'): Promise<void> {
   const from = kl.mark();
