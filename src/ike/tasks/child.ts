@@ -391,17 +391,21 @@ export function startNewChild(eng: IkeEngine, sa: IkeSa, group = sa.peer.esp[0]?
 async function askChild(eng: IkeEngine, sa: IkeSa, group: number | undefined): Promise<void> {
   const ni = eng.deps.random(NONCE_LEN);
   const req = await childRequest(eng, sa, sa.peer.esp, group);
-  const [notes, rest] = [req.payloads.filter((x) => x.type === 'N'), req.payloads.filter((x) => x.type !== 'N')];
-  const [sap, ...tail] = rest;
+  const notes = req.payloads.filter((x) => x.type === 'N');
+  const [sap, ...tail] = req.payloads.filter((x) => x.type !== 'N');
   eng.log.info(`${saName(sa)}: asking for a new child SA`);
   eng.request(sa, EXCHANGE.CREATE_CHILD_SA, [...notes, sap!, { type: 'NONCE', data: ni }, ...tail], {
     what: 'new child',
     onResponse: async (m) => {
       const nc = sa.newChild!;
-      nc.state = 'idle';
       const nr = first(m, 'NONCE')?.data;
       const err = errorNotify(m);
-      const made = err || !nr ? undefined : await acceptChild(eng, sa, m, req, ni, nr, false);
+      let made: ChildSa | string | undefined;
+      try {
+        made = err || !nr ? undefined : await acceptChild(eng, sa, m, req, ni, nr, false);
+      } finally {
+        nc.state = 'idle'; // only now: until the child is in, the exchange counts as out (ike-rekey.ts)
+      }
       if (made && typeof made !== 'string') return;
       await eng.deps.driver.deleteSa('in', req.spiIn).catch(() => {});
       const g = err?.notify === NOTIFY.INVALID_KE_PAYLOAD && err.data ? wantedGroup(err.data) : undefined;
