@@ -177,17 +177,22 @@ t.test('authenticated request with an unknown critical payload: UNSUPPORTED_CRIT
   t.ok(await p.ping('a'), 'the SA carries traffic');
 });
 
-t.test('an answer with INVALID_SYNTAX closes the asking IKE SA too (fatal in both peers)', async (t) => {
-  const p = await ikePair();
-  t.teardown(() => p.stop());
+/** A's liveness check is out and B's genuine answer lost: the test sends B's answer instead. */
+async function livenessAnswerLost(p: Pair): Promise<{ a: IkeSa; b: IkeSa; id: number }> {
   const a = sa(p.a);
   const b = sa(p.b);
-  // A's liveness check; B's genuine answer is lost and one with N(INVALID_SYNTAX) arrives instead.
   p.net.fault = (d, from) => (from.addr === ADDR_B ? [] : [d]);
   sendDpd(p.a.agent.ike, a);
   await p.settle();
   p.net.fault = undefined;
-  const id = w(a).nextId - 1;
+  return { a, b, id: w(a).nextId - 1 };
+}
+
+t.test('an answer with INVALID_SYNTAX closes the asking IKE SA too (fatal in both peers)', async (t) => {
+  const p = await ikePair();
+  t.teardown(() => p.stop());
+  // B's genuine answer is lost and one with N(INVALID_SYNTAX) arrives instead.
+  const { a, b, id } = await livenessAnswerLost(p);
   const n = chain([{ type: 'N', protocol: 0, notify: NOTIFY.INVALID_SYNTAX, spi: new Uint8Array(0), data: new Uint8Array(0) }]);
   p.net.carry(concat(NON_ESP_MARKER, sealRaw(b, EXCHANGE.INFORMATIONAL, true, id, n.first, n.plain)), B, A);
   await p.settle();
@@ -206,14 +211,9 @@ for (const broken of [
   t.test(`an authenticated answer with ${broken.name}: no error notify; the IKE SA is deleted and started over`, async (t) => {
     const p = await ikePair();
     t.teardown(() => p.stop());
-    const a = sa(p.a);
-    const b = sa(p.b);
-    p.net.fault = (d, from) => (from.addr === ADDR_B ? [] : [d]);
-    sendDpd(p.a.agent.ike, a);
-    await p.settle();
+    const { a, b, id } = await livenessAnswerLost(p);
     const sent: Uint8Array[] = [];
     p.net.fault = (d, from) => (from.addr === ADDR_A && d[0] === 0 && sent.push(d.subarray(4)), [d]);
-    const id = w(a).nextId - 1;
     p.net.carry(concat(NON_ESP_MARKER, sealRaw(b, EXCHANGE.INFORMATIONAL, true, id, broken.first, broken.plain)), B, A);
     await p.settle();
     p.net.fault = undefined;

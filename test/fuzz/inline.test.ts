@@ -14,7 +14,7 @@ import type { Endpoint } from '../../src/sa/types.js';
 import { fromHex } from '../../src/wire/bytes.js';
 import { HOST_A, HOST_B, type Side } from '../ike/agents.js';
 import { icmpEcho } from '../helpers/packets.js';
-import { inl, inlineIkePair, staticPair } from '../inline/world.js';
+import { inl, inlineIkePair, staticPair, type StaticPair } from '../inline/world.js';
 import { fuzz } from './harness.js';
 import { concat, mutate, pick, toHex, type Field } from './mutate.js';
 
@@ -67,16 +67,20 @@ const internal = (s: Side) => (s.agent.driver.drops() as Record<string, number>)
 const FROM_A: Endpoint = { addr: '192.0.2.1', port: 4500 };
 const TO_B: Endpoint = { addr: '192.0.2.2', port: 4500 };
 
-t.test('the receive path from the wire: IKE parent, mutated ESP and authenticated ESP with mutated headers', async (t) => {
-  const captured: Uint8Array[] = [];
-  const p = await inlineIkePair({ fault: (d, _from, to) => (to.port === 4500 && d[0] !== 0 && captured.push(d.slice()), [d]) });
-  t.teardown(() => p.stop());
-  // A's first packet to B's subnet makes an OFFER; B answers: inline traffic both ways.
+/** A's first packet to B's subnet makes an OFFER, B's reply the ANSWER: one flow, traffic both ways; then the wire is left alone. */
+async function oneFlow(p: Pick<StaticPair, 'a' | 'b' | 'net' | 'settle'>): Promise<void> {
   p.a.tun.inject(icmpEcho(HOST_A, HOST_B, 1, 1));
   await p.settle();
   p.b.tun.inject(icmpEcho(HOST_B, HOST_A, 1, 1));
   await p.settle();
   p.net.fault = undefined;
+}
+
+t.test('the receive path from the wire: IKE parent, mutated ESP and authenticated ESP with mutated headers', async (t) => {
+  const captured: Uint8Array[] = [];
+  const p = await inlineIkePair({ fault: (d, _from, to) => (to.port === 4500 && d[0] !== 0 && captured.push(d.slice()), [d]) });
+  t.teardown(() => p.stop());
+  await oneFlow(p);
   t.ok(inl(p.b).size > 0 && captured.length >= 2, `a flow is up; ${captured.length} ESP datagrams captured`);
   // A sender on B's IKE carrier SA: authenticated ESP whose inline header is what the fuzzer says.
   const carrier = [...(p.b.agent.driver as unknown as UserspaceDriver).sad.all()].find((s) => s.spec.dir === 'in' && s.spec.reqid === 1)!;
@@ -114,11 +118,7 @@ t.test('the receive path from the wire: static parent, mutated ESP', async (t) =
   const captured: Uint8Array[] = [];
   const p = await staticPair({ fault: (d, _from, to) => (to.addr === TO_B.addr && captured.push(d.slice()), [d]) });
   t.teardown(() => p.stop());
-  p.a.tun.inject(icmpEcho(HOST_A, HOST_B, 1, 1));
-  await p.settle();
-  p.b.tun.inject(icmpEcho(HOST_B, HOST_A, 1, 1));
-  await p.settle();
-  p.net.fault = undefined;
+  await oneFlow(p);
   t.ok(inl(p.b).size > 0 && captured.length >= 1, `a flow is up; ${captured.length} ESP datagrams captured`);
   const before = state(p.b);
   await fuzz(t, 'inline-receive-static', {
