@@ -469,9 +469,7 @@ export class IkeEngine {
     const socket = this.socketFor(remote, true);
     if (!socket) return;
     this.log.info(`${saName(sa)}: peer's ESP comes from ${endpointText(remote)} now, was ${endpointText(sa.remote)}: the IKE SA follows`);
-    sa.socket = socket;
-    sa.remote = { addr: remote.addr, port: remote.port };
-    for (const c of sa.children) void this.deps.driver.updateSa('out', c.spiOut, { remote }).catch(() => {});
+    this.follow(sa, socket, remote);
     if (!sa.window.busy) sendDpd(this, sa);
   }
 
@@ -589,9 +587,14 @@ export class IkeEngine {
     if (!isRequest || !via.natt) return;
     if (via === sa.socket && from.addr === sa.remote.addr && from.port === sa.remote.port) return;
     this.log.info(`${saName(sa)}: peer moved from ${endpointText(sa.remote)} to ${endpointText(from)}`);
+    this.follow(sa, via, from);
+  }
+
+  /** The IKE SA, and the outbound SAs of its children, go where the peer is now. */
+  private follow(sa: IkeSa, via: IkeSocket, to: Endpoint): void {
     sa.socket = via;
-    sa.remote = from;
-    for (const c of sa.children) void this.deps.driver.updateSa('out', c.spiOut, { remote: from }).catch(() => {});
+    sa.remote = { addr: to.addr, port: to.port };
+    for (const c of sa.children) void this.deps.driver.updateSa('out', c.spiOut, { remote: to }).catch(() => {});
   }
 
   private onRequest(sa: IkeSa, h: IkeHeader, outer: RawPayload[], data: Uint8Array, from: Endpoint, via: IkeSocket): void {
