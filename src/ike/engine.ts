@@ -11,7 +11,7 @@ import type { Driver, DriverEvent } from '../drivers/driver.js';
 import { IKE_LIMITS, IKE_TIMERS } from '../limits.js';
 import type { Endpoint } from '../sa/types.js';
 import { NON_ESP_MARKER } from '../esp/udp.js';
-import { endpointText, familyOf } from '../transport/transport.js';
+import { endpointText, familyOf, sameEndpoint } from '../transport/transport.js';
 import type { Clock, Timer } from '../util/clock.js';
 import { throttled, type Logger } from '../util/log.js';
 import { concat } from '../wire/bytes.js';
@@ -465,7 +465,7 @@ export class IkeEngine {
    */
   private peerMoved(spiIn: number, remote: Endpoint): void {
     const sa = this.childBySpi('in', spiIn)?.sa;
-    if (!sa || !sa.fsm.is('established') || (sa.remote.addr === remote.addr && sa.remote.port === remote.port)) return;
+    if (!sa || !sa.fsm.is('established') || sameEndpoint(sa.remote, remote)) return;
     const socket = this.socketFor(remote, true);
     if (!socket) return;
     this.log.info(`${saName(sa)}: peer's ESP comes from ${endpointText(remote)} now, was ${endpointText(sa.remote)}: the IKE SA follows`);
@@ -585,7 +585,7 @@ export class IkeEngine {
   private authenticated(sa: IkeSa, from: Endpoint, isRequest: boolean, via: IkeSocket): void {
     sa.lastRecvAt = this.now;
     if (!isRequest || !via.natt) return;
-    if (via === sa.socket && from.addr === sa.remote.addr && from.port === sa.remote.port) return;
+    if (via === sa.socket && sameEndpoint(from, sa.remote)) return;
     this.log.info(`${saName(sa)}: peer moved from ${endpointText(sa.remote)} to ${endpointText(from)}`);
     this.follow(sa, via, from);
   }

@@ -20,6 +20,7 @@ import type { InlineSaStatus, InlineStatus } from '../control/status.js';
 import { spiText } from '../sa/sad.js';
 import { prefixText } from '../sa/selector.js';
 import { concat2, equal, flowSample } from './packets.js';
+import { sameEndpoint } from '../transport/transport.js';
 import { onCarrierHeader, onFlowHeader } from './receive.js';
 import { StaticCarrier } from './static-carrier.js';
 
@@ -160,7 +161,7 @@ export class InlineEngine {
 
   /** The static parent whose peer is at `from` (an unknown SPI from it: the peer lost its flows). */
   private staticAt(from: Endpoint): Parent | undefined {
-    for (const p of this.carriers.values()) if (p.remote?.addr === from.addr && p.remote.port === from.port) return p;
+    for (const p of this.carriers.values()) if (p.remote && sameEndpoint(p.remote, from)) return p;
     return undefined;
   }
 

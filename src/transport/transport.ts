@@ -17,4 +17,7 @@ export interface Transport {
 
 export const endpointText = (e: Endpoint): string => (e.addr.includes(':') ? `[${e.addr}]:${e.port}` : `${e.addr}:${e.port}`);
 
+/** The same address and port. */
+export const sameEndpoint = (a: Endpoint, b: Endpoint): boolean => a.addr === b.addr && a.port === b.port;
+
 export const familyOf = (addr: string): 4 | 6 => (addr.includes(':') ? 6 : 4);

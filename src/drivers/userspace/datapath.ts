@@ -7,7 +7,7 @@ import type { Sad } from '../../sa/sad.js';
 import { espSpi, isDummy, openEsp, sealEsp } from '../../esp/esp.js';
 import { classify } from '../../esp/udp.js';
 import { IPPROTO } from '../../wire/iana.js';
-import type { Transport } from '../../transport/transport.js';
+import { sameEndpoint, type Transport } from '../../transport/transport.js';
 import { bumpDrop, type DropCounters } from '../common.js';
 import type { UserSa } from './sa-state.js';
 import { INLINE_NEXT_HEADER } from '../../inline/header.js';
@@ -136,7 +136,7 @@ function innerPacket(spec: SaSpec, next: number, payload: Uint8Array): Uint8Arra
  */
 function follow(h: DatapathHost, spec: SaSpec, from: Endpoint): void {
   const out = h.sad.current(spec.reqid);
-  if (!out || (out.remote.addr === from.addr && out.remote.port === from.port)) return;
+  if (!out || sameEndpoint(out.remote, from)) return;
   out.remote = { addr: from.addr, port: from.port };
   h.moved(spec.spi, out.remote);
 }
