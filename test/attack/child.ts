@@ -99,6 +99,7 @@ async function sockets(n: number, base: number): Promise<dgram.Socket[]> {
       s.bind(0, `127.${base + (i >> 16)}.${(i >> 8) & 0xff}.${(i & 0xff) || 1}`, () => res());
     });
     socks.push(s);
+    if ((i + 1) % 512 === 0) out({ bound: i + 1 }); // progress: where a stalled start stalled
   }
   return socks;
 }
@@ -257,6 +258,7 @@ async function relay(c: RelayConfig): Promise<void> {
 export async function main(args: string[]): Promise<void> {
   const [mode, json] = args;
   const config: unknown = JSON.parse(json ?? '{}');
+  out({ started: process.pid });
   try {
     if (mode !== 'relay') listenForStop();
     if (mode === 'ike-flood') out({ done: await ikeFlood(config as IkeFloodConfig) });
